@@ -1,0 +1,3 @@
+from termin360.cli import main
+
+main()

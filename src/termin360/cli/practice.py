@@ -1,0 +1,223 @@
+"""``termin360 practice …``: serve the practice calendar and set it up."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from termin360.cli.django_setup import migrate, run, setup, user_errors
+
+app = typer.Typer(help="Der Praxiskalender: starten und einrichten.", no_args_is_help=True)
+out = Console()
+
+WEEKDAYS = {"mo": 0, "di": 1, "mi": 2, "do": 3, "fr": 4, "sa": 5, "so": 6,
+            "tu": 1, "we": 2, "th": 3, "su": 6}
+RULE = re.compile(
+    r"^(?P<d1>[a-z]{2})(?:-(?P<d2>[a-z]{2}))?\s+(?P<t1>\d{1,2}:\d{2})-(?P<t2>\d{1,2}:\d{2})"
+    r"/(?P<m>\d+)$"
+)
+
+
+def parse_rule(text: str) -> list[tuple[int, time, time, int]]:
+    """``"Mo-Fr 08:00-12:00/15"`` → one rule per weekday."""
+    m = RULE.match(text.strip().lower())
+    if not m or m["d1"] not in WEEKDAYS or (m["d2"] and m["d2"] not in WEEKDAYS):
+        raise typer.BadParameter(
+            f"{text!r}: erwartet z. B. 'Mo-Fr 08:00-12:00/15' (Tage, Uhrzeit von-bis, Minuten)"
+        )
+    first, last = WEEKDAYS[m["d1"]], WEEKDAYS[m["d2"] or m["d1"]]
+    if last < first:
+        raise typer.BadParameter(f"{text!r}: der letzte Tag liegt vor dem ersten")
+    try:
+        start, end = time.fromisoformat(m["t1"].zfill(5)), time.fromisoformat(m["t2"].zfill(5))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: ungültige Uhrzeit") from None
+    return [(d, start, end, int(m["m"])) for d in range(first, last + 1)]
+
+
+@app.command()
+def init() -> None:
+    """Datenbank anlegen bzw. auf den neuesten Stand bringen (migrate)."""
+    setup("practice")
+    migrate(verbosity=1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Adresse, an der der Server lauscht")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8001,
+    threads: Annotated[int, typer.Option(help="Anzahl Arbeits-Threads")] = 8,
+) -> None:
+    """Den Praxiskalender (Web-Oberfläche und API) starten."""
+    setup("practice")
+    migrate()
+    from waitress import serve as waitress_serve
+
+    from termin360.deploy.practice.wsgi import application
+
+    out.print(f"Praxiskalender läuft auf http://{host}:{port}/  (API: /api/v1/docs)")
+    waitress_serve(application, host=host, port=port, threads=threads, ident="termin360")
+
+
+@app.command("add-staff")
+def add_staff(
+    username: str,
+    password: Annotated[
+        str, typer.Option(prompt="Passwort", hide_input=True, confirmation_prompt=True)
+    ],
+    admin: Annotated[bool, typer.Option(help="darf die Praxis einrichten")] = False,
+) -> None:
+    """Ein Mitarbeiterkonto anlegen (Login für Web-Oberfläche und API)."""
+    setup("practice")
+    migrate()
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.password_validation import ValidationError, validate_password
+
+    try:
+        validate_password(password)
+    except ValidationError as exc:
+        raise typer.BadParameter(" ".join(exc.messages)) from None
+    user_model = get_user_model()
+    if user_model.objects.filter(username=username).exists():
+        out.print(f"[red]Fehler:[/red] Benutzer {username} existiert bereits.")
+        raise typer.Exit(1)
+    user_model.objects.create_user(username=username, password=password, is_staff=admin)
+    out.print(f"Mitarbeiter {username} angelegt{' (Administrator)' if admin else ''}.")
+
+
+@app.command("add-location")
+def add_location(
+    name: str,
+    address: Annotated[str, typer.Option()] = "",
+    time_zone: Annotated[str, typer.Option()] = "Europe/Berlin",
+) -> None:
+    """Einen Praxisstand anlegen."""
+    setup("practice")
+    migrate()
+    from termin360.practice.services.setup import create_location
+
+    loc = run(lambda: create_location(name=name, address=address, time_zone=time_zone))
+    out.print(f"Praxisstand {loc.name} angelegt (id {loc.pk}).")
+
+
+@app.command("add-calendar")
+def add_calendar(
+    number: int, name: str,
+    location: Annotated[int, typer.Option(help="id des Praxisstands")],
+) -> None:
+    """Einen Terminkalender (Nummer, Name) an einem Praxisstand anlegen."""
+    setup("practice")
+    migrate()
+    from termin360.practice.services.setup import create_calendar
+
+    cal = run(lambda: create_calendar(number=number, name=name, location_id=location))
+    out.print(f"Terminkalender {cal.number} {cal.name} angelegt.")
+
+
+@app.command("add-column")
+def add_column(calendar: int, number: int, name: str) -> None:
+    """Eine Spalte (Nummer, Name) in einem Terminkalender anlegen."""
+    setup("practice")
+    migrate()
+    from termin360.practice.services.lookups import calendar_by_number
+    from termin360.practice.services.setup import create_column
+
+    col = run(lambda: create_column(calendar=calendar_by_number(calendar), number=number,
+                                    name=name))
+    out.print(f"Spalte {col.number} {col.name} in Kalender {calendar} angelegt.")
+
+
+@app.command("set-template")
+def set_template(
+    calendar: int, column: int,
+    rule: Annotated[list[str], typer.Option(help="z. B. 'Mo-Fr 08:00-12:00/15'; mehrfach")],
+) -> None:
+    """Die Wochenvorlage einer Spalte festlegen (ersetzt die bisherige)."""
+    setup("practice")
+    migrate()
+    from termin360.practice.domain.grid import TemplateRule
+    from termin360.practice.services.lookups import calendar_by_number, column_by_number
+    from termin360.practice.services.setup import set_template as set_rules
+
+    parsed = [TemplateRule(weekday=d, start=s, end=e, slot_minutes=m)
+              for text in rule for (d, s, e, m) in parse_rule(text)]
+    with user_errors():
+        col = column_by_number(calendar_by_number(calendar), column)
+        set_rules(column=col, rules=parsed)
+    out.print(f"Vorlage der Spalte {calendar}/{column}: {len(parsed)} Zeilen.")
+
+
+@app.command("generate-grid")
+def generate_grid(
+    calendar: int,
+    year: Annotated[int, typer.Option(help="Jahrgang")] = date.today().year,
+    column: Annotated[list[int] | None, typer.Option(help="nur diese Spalte(n)")] = None,
+    rebuild: Annotated[bool, typer.Option(
+        help="Raster an die Vorlage anpassen (Termine auf entfallenden Zeiten → Zusatzliste)"
+    )] = False,
+) -> None:
+    """Das Terminraster eines Jahrgangs erzeugen oder bearbeiten."""
+    setup("practice")
+    migrate()
+    from termin360.practice.domain.grid import year_bounds
+    from termin360.practice.services import setup as services
+    from termin360.practice.services.lookups import calendar_by_number, column_by_number
+
+    first, last = year_bounds(year)
+    with user_errors():
+        cal = calendar_by_number(calendar)
+        cols = [column_by_number(cal, n) for n in column] if column else list(cal.columns.all())
+        for col in cols:
+            if rebuild:
+                r = services.rebuild_grid(column=col, first=first, last=last)
+                out.print(f"Spalte {col.number}: {r['created']} neu, {r['removed']} entfernt, "
+                          f"{r['moved_to_additional_list']} Termine in die Zusatzliste")
+            else:
+                n = services.generate_grid(column=col, first=first, last=last)
+                out.print(f"Spalte {col.number}: {n} Termine (Slots) erzeugt")
+
+
+@app.command("list")
+def list_calendars(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Praxisstände, Terminkalender und Spalten auflisten."""
+    setup("practice")
+    migrate()
+    from termin360.practice.models import Calendar
+
+    rows = [
+        {"calendar": c.number, "name": c.name, "location": c.location.name,
+         "columns": [{"number": col.number, "name": col.name} for col in c.columns.all()]}
+        for c in Calendar.objects.select_related("location").prefetch_related("columns")
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table("Kalender", "Name", "Praxisstand", "Spalten")
+    for r in rows:
+        cols = ", ".join(f"{c['number']} {c['name']}" for c in r["columns"])
+        table.add_row(str(r["calendar"]), r["name"], r["location"], cols)
+    out.print(table)
+
+
+@app.command("demo-data")
+def demo_data(
+    year: Annotated[int | None, typer.Option(help="Jahrgang; ohne: 12 Monate ab diesem Monat")]
+    = None,
+    seed: Annotated[int, typer.Option(help="Zufallsstartwert (gleiche Daten bei gleichem Wert)")]
+    = 360,
+) -> None:
+    """Eine realistische Praxis anlegen: 2 Praxisstände, 3 Kalender, Raster, 200 Patienten, …"""
+    setup("practice")
+    migrate()
+    from termin360.practice.demo_data import load_demo_data
+
+    with user_errors():
+        summary = load_demo_data(year=year, seed=seed, progress=out)
+    for key, value in summary.items():
+        out.print(f"  {key}: {value}")

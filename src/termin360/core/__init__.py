@@ -1,0 +1,1 @@
+"""Pure helpers shared by every part: intervals, time zones, names, errors. No Django."""

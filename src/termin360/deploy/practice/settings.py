@@ -1,0 +1,17 @@
+"""Settings of a practice deployment: the practice calendar (and, later, the connector)."""
+
+from termin360.deploy.base import *  # noqa: F403
+from termin360.deploy.base import INSTALLED_APPS_BASE, database
+from termin360.deploy.env import secret_key
+
+ROLE = "practice"
+SECRET_KEY = secret_key(ROLE)
+INSTALLED_APPS = [*INSTALLED_APPS_BASE, "ninja", "termin360.practice"]
+ROOT_URLCONF = "termin360.deploy.practice.urls"
+WSGI_APPLICATION = "termin360.deploy.practice.wsgi.application"
+DATABASES = {"default": database("PRACTICE_DATABASE_URL", "practice.sqlite3")}
+LOGIN_URL = "practice:login"
+LOGIN_REDIRECT_URL = "practice:home"
+LOGOUT_REDIRECT_URL = "practice:login"
+SESSION_COOKIE_NAME = "termin360_practice_session"
+CSRF_COOKIE_NAME = "termin360_practice_csrftoken"

@@ -1,0 +1,8 @@
+from django.urls import include, path
+
+from termin360.practice.api import api
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("", include("termin360.practice.urls")),
+]

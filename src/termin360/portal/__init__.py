@@ -1,0 +1,1 @@
+"""The online booking portal (betty24 in the source document). Built in a later issue."""

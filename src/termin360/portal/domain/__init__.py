@@ -1,0 +1,1 @@
+"""Pure portal rules (availability, …). Built in a later issue."""

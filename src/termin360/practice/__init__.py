@@ -1,0 +1,1 @@
+"""The practice calendar (the DURIA Terminkalender): the master of the practice's day."""

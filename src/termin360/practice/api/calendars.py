@@ -1,0 +1,77 @@
+"""C2/C7: the day and week of a calendar, and slot states (note, annotation)."""
+
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+
+from termin360.practice import selectors
+from termin360.practice.api import schemas
+from termin360.practice.api.convert import day_out, slot_out
+from termin360.practice.selectors import column_day
+from termin360.practice.services import slots as slot_services
+from termin360.practice.services.lookups import calendar_by_number, slot_by_id
+
+router = Router(tags=["calendar"])
+
+
+class ColumnFilter(Schema):
+    columns: list[int] | None = None
+
+
+@router.get("/calendars/{number}/days/{day}", response=schemas.DayOut)
+def get_day(
+    request: HttpRequest, number: int, day: date, filters: Query[ColumnFilter]
+) -> schemas.DayOut:
+    """All columns of the day side by side, with reservations and the additional list."""
+    view = selectors.day_view(calendar_by_number(number), day, filters.columns)
+    return day_out(view)
+
+
+@router.get("/calendars/{number}/weeks/{day}", response=list[schemas.DayOut])
+def get_week(
+    request: HttpRequest, number: int, day: date, filters: Query[ColumnFilter]
+) -> list[schemas.DayOut]:
+    """Monday to Sunday of the week that contains ``day``."""
+    return [day_out(v) for v in selectors.week_view(calendar_by_number(number), day,
+                                                      filters.columns)]
+
+
+def _slot(slot_id: int) -> schemas.SlotOut:
+    slot = slot_by_id(slot_id)
+    cal = slot.column.calendar
+    tz = ZoneInfo(cal.location.time_zone)
+    view = column_day(slot.column, slot.day, tz, {})
+    found = next(s for s in view.slots if s.id == slot_id)
+    return slot_out(slot.column.number, found)
+
+
+@router.get("/slots/{slot_id}", response=schemas.SlotOut)
+def get_slot(request: HttpRequest, slot_id: int) -> schemas.SlotOut:
+    return _slot(slot_id)
+
+
+@router.put("/slots/{slot_id}/note", response=schemas.SlotOut)
+def set_note(request: HttpRequest, slot_id: int, payload: schemas.TextIn) -> schemas.SlotOut:
+    """Write the yellow note (the slot stays bookable); an empty text removes it."""
+    slot_services.set_note(slot_id=slot_id, text=payload.text)
+    return _slot(slot_id)
+
+
+@router.post("/slots/{slot_id}/annotation", response=schemas.SlotOut)
+def delete_free_slot(
+    request: HttpRequest, slot_id: int, payload: schemas.TextIn
+) -> schemas.SlotOut:
+    """Delete a free slot: it becomes a green annotation and is blocked."""
+    slot_services.delete_free_slot(slot_id=slot_id, text=payload.text)
+    return _slot(slot_id)
+
+
+@router.delete("/slots/{slot_id}/annotation", response=schemas.SlotOut)
+def remove_annotation(request: HttpRequest, slot_id: int) -> schemas.SlotOut:
+    """Remove the annotation: the slot is a note again, or free."""
+    slot_services.remove_annotation(slot_id=slot_id)
+    return _slot(slot_id)

@@ -1,0 +1,117 @@
+"""Turning rows and views into response bodies, and request references into rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+
+from termin360.core.errors import InvalidInput, PermissionDenied
+from termin360.core.timezones import local_to_utc
+from termin360.practice.api import schemas
+from termin360.practice.models import Appointment, Calendar, Column, Reservation, Slot
+from termin360.practice.selectors import DayView, SlotView
+from termin360.practice.services.lookups import calendar_by_number, column_by_number
+
+
+def require_admin(request: HttpRequest) -> None:
+    user = request.user
+    if not getattr(user, "is_staff", False):
+        raise PermissionDenied(_("Only practice administrators may change the set-up."))
+
+
+def zone_of(calendar: Calendar) -> ZoneInfo:
+    return ZoneInfo(calendar.location.time_zone)
+
+
+def to_utc(value: datetime, tz: ZoneInfo) -> datetime:
+    """An aware datetime as it is; a naive one as wall time in ``tz``."""
+    if value.tzinfo is not None:
+        return value
+    instant = local_to_utc(value.date(), value.time(), tz)
+    if instant is None:
+        raise InvalidInput(_("This local time does not exist (daylight saving change)."))
+    return instant
+
+
+def slot_at(column: Column, start: datetime) -> Slot:
+    instant = to_utc(start, zone_of(column.calendar))
+    slot = Slot.objects.filter(column=column, start=instant).first()
+    if slot is None:
+        raise InvalidInput(
+            _("No slot of column %(col)s starts at this time.") % {"col": column.number},
+            code="outside_grid",
+        )
+    return slot
+
+
+def resolve_slot(
+    calendar_number: int | None, slot_id: int | None, column: int | None, start: datetime | None
+) -> int:
+    if slot_id is not None:
+        return slot_id
+    if calendar_number is None or column is None or start is None:
+        raise InvalidInput(_("Give slot_id, or calendar, column and start."))
+    col = column_by_number(calendar_by_number(calendar_number), column)
+    return slot_at(col, start).pk
+
+
+def appointment_out(appt: Appointment) -> schemas.AppointmentOut:
+    tz = zone_of(appt.calendar)
+    patient = None
+    if appt.patient is not None:
+        p = appt.patient
+        patient = schemas.PatientBrief(
+            id=p.pk, last_name=p.last_name, first_name=p.first_name, date_of_birth=p.date_of_birth
+        )
+    return schemas.AppointmentOut(
+        id=appt.pk,
+        calendar=appt.calendar.number,
+        column=appt.column.number if appt.column is not None else None,
+        day=appt.day,
+        start=appt.start.astimezone(tz) if appt.start else None,
+        end=appt.end.astimezone(tz) if appt.end else None,
+        slot_count=appt.slots.count() if appt.column_id is not None else 0,
+        in_additional_list=appt.column_id is None,
+        patient=patient,
+        text=appt.text,
+        reason=appt.reason,
+        origin=appt.origin,
+        flagged=appt.flagged,
+        flag_reason=appt.flag_reason,
+    )
+
+
+def slot_out(column_number: int, s: SlotView) -> schemas.SlotOut:
+    return schemas.SlotOut(
+        id=s.id, column=column_number, start=s.local_start, end=s.local_end,
+        state=s.state.value, reserved=s.reserved, note=s.note, annotation=s.annotation,
+        appointment_id=s.appointment.pk if s.appointment is not None else None,
+    )
+
+
+def day_out(view: DayView) -> schemas.DayOut:
+    return schemas.DayOut(
+        calendar=view.calendar.number,
+        day=view.day,
+        columns=[
+            schemas.ColumnDayOut(
+                number=cd.column.number,
+                name=cd.column.name,
+                slots=[slot_out(cd.column.number, s) for s in cd.slots],
+                reservation_ids=[r.pk for r in cd.reservations],
+            )
+            for cd in view.columns
+        ],
+        additional=[appointment_out(a) for a in view.additional],
+    )
+
+
+def reservation_out(r: Reservation) -> schemas.ReservationOut:
+    return schemas.ReservationOut(
+        id=r.pk, calendar=r.calendar.number,
+        columns=sorted(c.number for c in r.columns.all()),
+        first_day=r.first_day, last_day=r.last_day, start=r.start, end=r.end, reason=r.reason,
+    )

@@ -1,0 +1,52 @@
+"""C3: reservations across days, columns and times."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+
+from termin360.practice import selectors
+from termin360.practice.api import schemas
+from termin360.practice.api.convert import reservation_out
+from termin360.practice.services import reservations as services
+from termin360.practice.services.lookups import calendar_by_number
+
+router = Router(tags=["reservations"])
+
+
+class Range(Schema):
+    first_day: date
+    last_day: date
+
+
+@router.get("/calendars/{number}/reservations", response=list[schemas.ReservationOut])
+def list_reservations(
+    request: HttpRequest, number: int, period: Query[Range]
+) -> list[schemas.ReservationOut]:
+    cal = calendar_by_number(number)
+    return [reservation_out(r) for r in selectors.reservations_of(cal, period.first_day,
+                                                                   period.last_day)]
+
+
+@router.post("/calendars/{number}/reservations", response={201: schemas.ReservationOut})
+def create_reservation(
+    request: HttpRequest, number: int, payload: schemas.ReservationIn
+) -> tuple[int, schemas.ReservationOut]:
+    """Block ``start``–``end`` on every day of the range in the given columns (with a reason).
+
+    Refused with 409 if an appointment lies in the range.
+    """
+    r = services.create_reservation(
+        actor=request.user, calendar=calendar_by_number(number), column_numbers=payload.columns,
+        first_day=payload.first_day, last_day=payload.last_day, start=payload.start,
+        end=payload.end, reason=payload.reason,
+    )
+    return 201, reservation_out(r)
+
+
+@router.delete("/reservations/{reservation_id}", response={204: None})
+def delete_reservation(request: HttpRequest, reservation_id: int) -> tuple[int, None]:
+    services.delete_reservation(reservation_id=reservation_id)
+    return 204, None

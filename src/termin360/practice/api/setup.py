@@ -1,0 +1,121 @@
+"""C1: locations, calendars, columns, weekly templates, the slot grid. Changes need an admin."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import Router
+
+from termin360.practice.api import schemas
+from termin360.practice.api.convert import require_admin
+from termin360.practice.domain.grid import TemplateRule
+from termin360.practice.models import Calendar, Location
+from termin360.practice.services import setup as services
+from termin360.practice.services.lookups import calendar_by_number, column_by_number
+
+router = Router(tags=["set-up"])
+
+
+def _calendar_out(cal: Calendar) -> schemas.CalendarOut:
+    return schemas.CalendarOut(
+        number=cal.number, name=cal.name, location_id=cal.location_id,
+        columns=[schemas.ColumnOut(number=c.number, name=c.name) for c in cal.columns.all()],
+    )
+
+
+@router.get("/locations", response=list[schemas.LocationOut])
+def list_locations(request: HttpRequest) -> list[Location]:
+    return list(Location.objects.all())
+
+
+@router.post("/locations", response={201: schemas.LocationOut})
+def create_location(request: HttpRequest, payload: schemas.LocationIn) -> tuple[int, Location]:
+    require_admin(request)
+    return 201, services.create_location(**payload.dict())
+
+
+@router.get("/calendars", response=list[schemas.CalendarOut])
+def list_calendars(request: HttpRequest) -> list[schemas.CalendarOut]:
+    return [_calendar_out(c) for c in Calendar.objects.prefetch_related("columns")]
+
+
+@router.post("/calendars", response={201: schemas.CalendarOut})
+def create_calendar(
+    request: HttpRequest, payload: schemas.CalendarIn
+) -> tuple[int, schemas.CalendarOut]:
+    require_admin(request)
+    return 201, _calendar_out(services.create_calendar(**payload.dict()))
+
+
+@router.get("/calendars/{number}", response=schemas.CalendarOut)
+def get_calendar(request: HttpRequest, number: int) -> schemas.CalendarOut:
+    return _calendar_out(calendar_by_number(number))
+
+
+@router.post("/calendars/{number}/columns", response={201: schemas.ColumnOut})
+def create_column(
+    request: HttpRequest, number: int, payload: schemas.ColumnIn
+) -> tuple[int, schemas.ColumnOut]:
+    require_admin(request)
+    col = services.create_column(calendar=calendar_by_number(number), **payload.dict())
+    return 201, schemas.ColumnOut(number=col.number, name=col.name)
+
+
+@router.get("/calendars/{number}/columns/{column}/template", response=list[schemas.TemplateRuleIO])
+def get_template(request: HttpRequest, number: int, column: int) -> list[schemas.TemplateRuleIO]:
+    col = column_by_number(calendar_by_number(number), column)
+    return [schemas.TemplateRuleIO(**r.__dict__) for r in _rules(services.template_of(col))]
+
+
+def _rules(rules: list[TemplateRule]) -> list[TemplateRule]:
+    return sorted(rules, key=lambda r: (r.weekday, r.start))
+
+
+@router.put("/calendars/{number}/columns/{column}/template", response=list[schemas.TemplateRuleIO])
+def put_template(
+    request: HttpRequest, number: int, column: int, payload: list[schemas.TemplateRuleIO]
+) -> list[schemas.TemplateRuleIO]:
+    """Replace the weekly template of a column. Generate or rebuild the grid afterwards."""
+    require_admin(request)
+    col = column_by_number(calendar_by_number(number), column)
+    rules = [TemplateRule(**r.dict()) for r in payload]
+    services.set_template(column=col, rules=rules)
+    return [schemas.TemplateRuleIO(**r.__dict__) for r in _rules(rules)]
+
+
+@router.post("/calendars/{number}/grid", response=list[schemas.GridOut])
+def generate_grid(
+    request: HttpRequest, number: int, payload: schemas.GridIn
+) -> list[schemas.GridOut]:
+    """Generate (or, with ``rebuild``, edit) the slot grid of a range of days (≤ 400)."""
+    require_admin(request)
+    cal = calendar_by_number(number)
+    cols = [column_by_number(cal, n) for n in payload.columns] if payload.columns else list(
+        cal.columns.all()
+    )
+    out = []
+    for col in cols:
+        if payload.rebuild:
+            result = services.rebuild_grid(column=col, first=payload.first_day,
+                                           last=payload.last_day)
+            out.append(schemas.GridOut(column=col.number, **result))
+        else:
+            created = services.generate_grid(column=col, first=payload.first_day,
+                                             last=payload.last_day)
+            out.append(schemas.GridOut(column=col.number, created=created))
+    return out
+
+
+@router.post("/calendars/{number}/columns/{column}/slots", response={201: schemas.SlotOut})
+def add_slot(
+    request: HttpRequest, number: int, column: int, payload: schemas.SlotIn
+) -> tuple[int, schemas.SlotOut]:
+    """Add one slot to the grid by hand."""
+    require_admin(request)
+    col = column_by_number(calendar_by_number(number), column)
+    slot = services.add_slot(column=col, day=payload.day, at=payload.start, minutes=payload.minutes)
+    tz = services.ZoneInfo(col.calendar.location.time_zone)
+    return 201, schemas.SlotOut(
+        id=slot.pk, column=col.number, start=slot.start.astimezone(tz),
+        end=slot.end.astimezone(tz), state="free", reserved=False, note="", annotation="",
+        appointment_id=None,
+    )

@@ -1,0 +1,152 @@
+"""Reads of the practice calendar: day and week views, lists, searches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q, QuerySet
+
+from termin360.core.names import normalize_name
+from termin360.practice.domain.slots import SlotState
+from termin360.practice.models import (
+    Appointment,
+    AuditEntry,
+    Calendar,
+    Column,
+    Patient,
+    Reservation,
+    Slot,
+)
+from termin360.practice.services.grid_cells import facts_of, reserved_intervals
+
+
+@dataclass
+class SlotView:
+    id: int
+    start: datetime
+    end: datetime
+    local_start: datetime
+    local_end: datetime
+    state: SlotState
+    reserved: bool
+    note: str
+    annotation: str
+    appointment: Appointment | None
+    # first slot of a multi-slot appointment, and how many slots it spans
+    appointment_head: bool = False
+    appointment_span: int = 0
+
+
+@dataclass
+class ColumnDay:
+    column: Column
+    slots: list[SlotView] = field(default_factory=list)
+    reservations: list[Reservation] = field(default_factory=list)
+
+
+@dataclass
+class DayView:
+    calendar: Calendar
+    day: date
+    columns: list[ColumnDay]
+    additional: list[Appointment]
+
+
+def _zone(calendar: Calendar) -> ZoneInfo:
+    return ZoneInfo(calendar.location.time_zone)
+
+
+def column_day(column: Column, day: date, tz: ZoneInfo, appts: dict[int, Appointment]) -> ColumnDay:
+    reserved = reserved_intervals(column, day, tz)
+    out = ColumnDay(
+        column=column,
+        reservations=list(
+            Reservation.objects.filter(columns=column, first_day__lte=day, last_day__gte=day)
+        ),
+    )
+    spans: dict[int, int] = {}
+    slots = list(Slot.objects.filter(column=column, day=day).order_by("start"))
+    for s in slots:
+        if s.appointment_id is not None:
+            spans[s.appointment_id] = spans.get(s.appointment_id, 0) + 1
+    seen: set[int] = set()
+    for s in slots:
+        facts = facts_of(s, reserved)
+        head = s.appointment_id is not None and s.appointment_id not in seen
+        if s.appointment_id is not None:
+            seen.add(s.appointment_id)
+        out.slots.append(
+            SlotView(
+                id=s.pk, start=s.start, end=s.end, local_start=s.start.astimezone(tz),
+                local_end=s.end.astimezone(tz), state=facts.state, reserved=facts.reserved,
+                note=s.note, annotation=s.annotation,
+                appointment=appts.get(s.appointment_id) if s.appointment_id else None,
+                appointment_head=head,
+                appointment_span=spans.get(s.appointment_id, 0) if s.appointment_id else 0,
+            )
+        )
+    return out
+
+
+def day_view(calendar: Calendar, day: date, column_numbers: list[int] | None = None) -> DayView:
+    tz = _zone(calendar)
+    columns = list(calendar.columns.all())
+    if column_numbers:
+        columns = [c for c in columns if c.number in column_numbers]
+    appts = {
+        a.pk: a
+        for a in Appointment.objects.filter(calendar=calendar, day=day).select_related("patient")
+    }
+    return DayView(
+        calendar=calendar,
+        day=day,
+        columns=[column_day(c, day, tz, appts) for c in columns],
+        additional=additional_list(calendar, day),
+    )
+
+
+def week_days(day: date) -> list[date]:
+    monday = day - timedelta(days=day.weekday())
+    return [monday + timedelta(days=i) for i in range(7)]
+
+
+def week_view(calendar: Calendar, day: date, column_numbers: list[int] | None = None) -> list[DayView]:
+    return [day_view(calendar, d, column_numbers) for d in week_days(day)]
+
+
+def additional_list(calendar: Calendar, day: date) -> list[Appointment]:
+    return list(
+        Appointment.objects.filter(calendar=calendar, day=day, column__isnull=True)
+        .select_related("patient")
+        .order_by("start", "id")
+    )
+
+
+def search_patients(
+    *, location_id: int | None = None, query: str = "", date_of_birth: date | None = None,
+    limit: int = 50,
+) -> QuerySet[Patient]:
+    """Search by (parts of) the name — "müller", "Mül han", "Müller, Hans" — and/or birth date."""
+    qs = Patient.objects.all()
+    if location_id is not None:
+        qs = qs.filter(location_id=location_id)
+    if date_of_birth is not None:
+        qs = qs.filter(date_of_birth=date_of_birth)
+    terms = normalize_name(query.replace(",", " ")).split()
+    for term in terms:
+        qs = qs.filter(Q(search_name__startswith=term) | Q(search_name__contains=" " + term))
+    return qs.order_by("last_name", "first_name", "date_of_birth")[:limit]
+
+
+def appointment_history(appointment_id: int) -> QuerySet[AuditEntry]:
+    return AuditEntry.objects.filter(appointment_id=appointment_id).order_by("at", "id")
+
+
+def reservations_of(calendar: Calendar, first: date, last: date) -> QuerySet[Reservation]:
+    return (
+        Reservation.objects.filter(calendar=calendar, first_day__lte=last, last_day__gte=first)
+        .prefetch_related("columns")
+        .order_by("first_day", "start")
+    )

@@ -1,0 +1,66 @@
+"""The one gate for changes to what is occupied in a column.
+
+Usage::
+
+    with occupancy_change() as change:
+        change.lock(column)          # SELECT … FOR UPDATE on the column row(s)
+        ...                          # the writes
+        change.touch(column.id, day) # this (column, day) may now be occupied differently
+
+The listeners run inside the same transaction, right before commit, with the
+set of touched (column id, day) pairs. An exception in a listener rolls the
+whole change back — which is what the outbox needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db import transaction
+
+from termin360.practice.models import Column
+
+OccupancyListener = Callable[[frozenset[tuple[int, date]]], None]
+
+_listeners: list[OccupancyListener] = []
+
+
+def add_occupancy_listener(listener: OccupancyListener) -> None:
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def remove_occupancy_listener(listener: OccupancyListener) -> None:
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
+@dataclass
+class OccupancyChange:
+    touched: set[tuple[int, date]] = field(default_factory=set)
+
+    def lock(self, *columns: Column | int) -> None:
+        """Serialize writers per column. Lock in id order so two writers never deadlock."""
+        ids = sorted({c if isinstance(c, int) else c.pk for c in columns})
+        list(Column.objects.select_for_update().filter(id__in=ids).order_by("id").values("id"))
+
+    def touch(self, column_id: int, day: date) -> None:
+        self.touched.add((column_id, day))
+
+    def touch_days(self, column_id: int, days: Iterable[date]) -> None:
+        for day in days:
+            self.touch(column_id, day)
+
+
+@contextmanager
+def occupancy_change() -> Iterator[OccupancyChange]:
+    change = OccupancyChange()
+    with transaction.atomic():
+        yield change
+        if change.touched:
+            frozen = frozenset(change.touched)
+            for listener in list(_listeners):
+                listener(frozen)

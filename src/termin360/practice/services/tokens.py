@@ -1,0 +1,39 @@
+"""API tokens for staff: shown once, stored as SHA-256 (they are long random strings,
+so a fast hash is enough; passwords use Argon2)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+
+from termin360.practice.models import StaffToken
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def issue_token(*, user: AbstractBaseUser) -> str:
+    key = "t360p_" + secrets.token_urlsafe(32)
+    StaffToken.objects.create(user=user, key_hash=_digest(key), prefix=key[6:14])
+    return key
+
+
+def user_for_token(key: str) -> AbstractBaseUser | None:
+    token = (
+        StaffToken.objects.select_related("user")
+        .filter(key_hash=_digest(key), user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    StaffToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token.user
+
+
+def revoke_tokens(*, user: AbstractBaseUser) -> int:
+    deleted, _ = StaffToken.objects.filter(user=user).delete()
+    return deleted

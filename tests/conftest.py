@@ -1,0 +1,231 @@
+"""Shared fixtures: the database backend of this run, staff users, an API client with a
+token, a small practice, and a real ``termin360 practice serve`` process.
+
+The suite runs twice (``scripts/test``): on SQLite and on PostgreSQL. On the
+PostgreSQL run, when no server answers, every database test is skipped with
+the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time as _time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+BACKEND = os.environ.get("TERMIN360_TEST_DB", "sqlite")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "var" / "test-artifacts"
+
+
+def _postgres_unreachable_reason() -> str | None:
+    if BACKEND != "postgres":
+        return None
+    import dj_database_url
+    import psycopg
+
+    cfg = dj_database_url.parse(os.environ.get("PRACTICE_DATABASE_URL", ""))
+    try:
+        psycopg.connect(
+            host=cfg["HOST"] or "127.0.0.1", port=int(cfg["PORT"] or 5432),
+            user=cfg["USER"] or "postgres", dbname="postgres", connect_timeout=3,
+        ).close()
+    except Exception as exc:
+        return f"PostgreSQL not reachable at {cfg['HOST']}:{cfg['PORT']} ({exc.__class__.__name__})"
+    return None
+
+
+PG_SKIP = _postgres_unreachable_reason()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"termin360 database backend: {BACKEND}" + (f" — SKIPPED: {PG_SKIP}" if PG_SKIP else "")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if BACKEND == "postgres" and PG_SKIP:
+            item.add_marker(pytest.mark.skip(reason=PG_SKIP))
+        if "postgres_only" in item.keywords and BACKEND != "postgres":
+            item.add_marker(pytest.mark.skip(reason="runs on the PostgreSQL pass of scripts/test"))
+
+
+# --------------------------------------------------------------------------- practice data
+
+
+@dataclass
+class Practice:
+    """A small practice: one location, calendar 1 with columns 1 and 2, a grid of
+    Monday–Friday 08:00–12:00 in 15-minute slots for two weeks from ``monday``."""
+
+    location: Any
+    calendar: Any
+    columns: dict[int, Any]
+    monday: date
+    admin: Any
+    staff: Any
+
+
+def next_monday(today: date | None = None) -> date:
+    today = today or date.today()
+    return today + timedelta(days=7 - today.weekday())
+
+
+def build_practice(monday: date | None = None) -> Practice:
+    from django.contrib.auth import get_user_model
+
+    from termin360.practice.domain.grid import TemplateRule
+    from termin360.practice.services import setup
+
+    monday = monday or next_monday()
+    user_model = get_user_model()
+    admin = user_model.objects.create_user("admin", password="admin-pass-123", is_staff=True)
+    staff = user_model.objects.create_user("empfang", password="empfang-pass-123")
+    staff2 = user_model.objects.create_user("empfang2", password="empfang-pass-123")
+    del staff2
+    location = setup.create_location(name="Bruchsal")
+    calendar = setup.create_calendar(number=1, name="Allgemeinmedizin", location_id=location.pk)
+    columns = {}
+    for number, name in ((1, "Dr. Berger"), (2, "Dr. Keller")):
+        col = setup.create_column(calendar=calendar, number=number, name=name)
+        setup.set_template(column=col, rules=[
+            TemplateRule(weekday=d, start=time(8), end=time(12), slot_minutes=15)
+            for d in range(5)
+        ])
+        setup.generate_grid(column=col, first=monday, last=monday + timedelta(days=13))
+        columns[number] = col
+    return Practice(location, calendar, columns, monday, admin, staff)
+
+
+@pytest.fixture
+def practice(db: None) -> Practice:
+    return build_practice()
+
+
+class Api:
+    """A Django test client that talks JSON with a staff token."""
+
+    def __init__(self, client: Any, token: str) -> None:
+        self.client, self.headers = client, {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        fn = getattr(self.client, method)
+        kwargs: dict[str, Any] = dict(self.headers)
+        if body is not None:
+            kwargs["data"] = body
+            kwargs["content_type"] = "application/json"
+        return fn(f"/api/v1{path}", **kwargs)
+
+    def get(self, path: str) -> Any:
+        return self._call("get", path)
+
+    def post(self, path: str, body: Any = None) -> Any:
+        return self._call("post", path, body if body is not None else {})
+
+    def put(self, path: str, body: Any) -> Any:
+        return self._call("put", path, body)
+
+    def patch(self, path: str, body: Any) -> Any:
+        return self._call("patch", path, body)
+
+    def delete(self, path: str) -> Any:
+        return self._call("delete", path)
+
+
+def _token(client: Any, username: str, password: str) -> str:
+    r = client.post("/api/v1/auth/token", {"username": username, "password": password},
+                    content_type="application/json")
+    assert r.status_code == 201, r.content
+    return str(r.json()["token"])
+
+
+@pytest.fixture
+def api(client: Any, practice: Practice) -> Api:
+    """Logged in as a receptionist (no set-up rights)."""
+    return Api(client, _token(client, "empfang", "empfang-pass-123"))
+
+
+@pytest.fixture
+def admin_api(client: Any, practice: Practice) -> Api:
+    return Api(client, _token(client, "admin", "admin-pass-123"))
+
+
+# --------------------------------------------------------------------------- real server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _test_database_url() -> str:
+    """The URL of the test database pytest-django created, for a server process to open."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    return f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+@pytest.fixture
+def practice_server(transactional_db: None, tmp_path: Path) -> Iterator[Server]:
+    """``termin360 practice serve`` in its own process on the test database.
+
+    The test's data must be committed (this fixture implies ``transactional_db``).
+    Stopped (SIGTERM, then SIGKILL) after the test.
+    """
+    if BACKEND == "sqlite" and not os.environ.get("TERMIN360_TEST_SQLITE_FILE"):
+        pytest.skip("set TERMIN360_TEST_SQLITE_FILE (scripts/test does) to share SQLite")
+    port = free_port()
+    env = dict(os.environ)
+    env.update({
+        "PRACTICE_DATABASE_URL": _test_database_url(),
+        "TERMIN360_DATA_DIR": str(tmp_path),
+        "TERMIN360_SECRET_KEY": "test-secret-key-" + "x" * 40,
+        "TERMIN360_LOG_LEVEL": "WARNING",
+    })
+    log = tmp_path / "server.log"
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "termin360", "practice", "serve", "--port", str(port),
+             "--threads", "16"],
+            env=env, stdout=fh, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = _time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or _time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"practice server did not start:\n{log.read_text()}")
+        _time.sleep(0.1)
+    try:
+        yield Server(url, proc, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
