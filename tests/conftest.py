@@ -35,8 +35,11 @@ def _postgres_unreachable_reason() -> str | None:
     cfg = dj_database_url.parse(os.environ.get("PRACTICE_DATABASE_URL", ""))
     try:
         psycopg.connect(
-            host=cfg["HOST"] or "127.0.0.1", port=int(cfg["PORT"] or 5432),
-            user=cfg["USER"] or "postgres", dbname="postgres", connect_timeout=3,
+            host=cfg["HOST"] or "127.0.0.1",
+            port=int(cfg["PORT"] or 5432),
+            user=cfg["USER"] or "postgres",
+            dbname="postgres",
+            connect_timeout=3,
         ).close()
     except Exception as exc:
         return f"PostgreSQL not reachable at {cfg['HOST']}:{cfg['PORT']} ({exc.__class__.__name__})"
@@ -96,10 +99,13 @@ def build_practice(monday: date | None = None) -> Practice:
     columns = {}
     for number, name in ((1, "Dr. Berger"), (2, "Dr. Keller")):
         col = setup.create_column(calendar=calendar, number=number, name=name)
-        setup.set_template(column=col, rules=[
-            TemplateRule(weekday=d, start=time(8), end=time(12), slot_minutes=15)
-            for d in range(5)
-        ])
+        setup.set_template(
+            column=col,
+            rules=[
+                TemplateRule(weekday=d, start=time(8), end=time(12), slot_minutes=15)
+                for d in range(5)
+            ],
+        )
         setup.generate_grid(column=col, first=monday, last=monday + timedelta(days=13))
         columns[number] = col
     return Practice(location, calendar, columns, monday, admin, staff)
@@ -141,8 +147,11 @@ class Api:
 
 
 def _token(client: Any, username: str, password: str) -> str:
-    r = client.post("/api/v1/auth/token", {"username": username, "password": password},
-                    content_type="application/json")
+    r = client.post(
+        "/api/v1/auth/token",
+        {"username": username, "password": password},
+        content_type="application/json",
+    )
     assert r.status_code == 201, r.content
     return str(r.json()["token"])
 
@@ -174,7 +183,8 @@ def _test_database_url() -> str:
     s = connection.settings_dict
     if s["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{s['NAME']}"
-    return f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    user, host, port = s["USER"] or "postgres", s["HOST"] or "127.0.0.1", s["PORT"] or 5432
+    return f"postgres://{user}@{host}:{port}/{s['NAME']}"
 
 
 @dataclass
@@ -195,18 +205,31 @@ def practice_server(transactional_db: None, tmp_path: Path) -> Iterator[Server]:
         pytest.skip("set TERMIN360_TEST_SQLITE_FILE (scripts/test does) to share SQLite")
     port = free_port()
     env = dict(os.environ)
-    env.update({
-        "PRACTICE_DATABASE_URL": _test_database_url(),
-        "TERMIN360_DATA_DIR": str(tmp_path),
-        "TERMIN360_SECRET_KEY": "test-secret-key-" + "x" * 40,
-        "TERMIN360_LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "PRACTICE_DATABASE_URL": _test_database_url(),
+            "TERMIN360_DATA_DIR": str(tmp_path),
+            "TERMIN360_SECRET_KEY": "test-secret-key-" + "x" * 40,
+            "TERMIN360_LOG_LEVEL": "WARNING",
+        }
+    )
     log = tmp_path / "server.log"
     with log.open("wb") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "termin360", "practice", "serve", "--port", str(port),
-             "--threads", "16"],
-            env=env, stdout=fh, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "termin360",
+                "practice",
+                "serve",
+                "--port",
+                str(port),
+                "--threads",
+                "16",
+            ],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = _time.monotonic() + 30

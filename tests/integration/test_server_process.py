@@ -14,8 +14,10 @@ def test_practice_server_answers_health_and_requires_login(practice_server: Serv
 
 def test_practice_server_serves_day_view_to_token_holder(practice_server: Server) -> None:
     p: Practice = build_practice()
-    r = httpx.post(f"{practice_server.url}/api/v1/auth/token",
-                   json={"username": "empfang", "password": "empfang-pass-123"})
+    r = httpx.post(
+        f"{practice_server.url}/api/v1/auth/token",
+        json={"username": "empfang", "password": "empfang-pass-123"},
+    )
     assert r.status_code == 201
     headers = {"Authorization": f"Bearer {r.json()['token']}"}
     day = httpx.get(f"{practice_server.url}/api/v1/calendars/1/days/{p.monday}", headers=headers)

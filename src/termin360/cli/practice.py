@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,8 +16,19 @@ from termin360.cli.django_setup import migrate, run, setup, user_errors
 app = typer.Typer(help="Der Praxiskalender: starten und einrichten.", no_args_is_help=True)
 out = Console()
 
-WEEKDAYS = {"mo": 0, "di": 1, "mi": 2, "do": 3, "fr": 4, "sa": 5, "so": 6,
-            "tu": 1, "we": 2, "th": 3, "su": 6}
+WEEKDAYS = {
+    "mo": 0,
+    "di": 1,
+    "mi": 2,
+    "do": 3,
+    "fr": 4,
+    "sa": 5,
+    "so": 6,
+    "tu": 1,
+    "we": 2,
+    "th": 3,
+    "su": 6,
+}
 RULE = re.compile(
     r"^(?P<d1>[a-z]{2})(?:-(?P<d2>[a-z]{2}))?\s+(?P<t1>\d{1,2}:\d{2})-(?P<t2>\d{1,2}:\d{2})"
     r"/(?P<m>\d+)$"
@@ -77,7 +88,8 @@ def add_staff(
     setup("practice")
     migrate()
     from django.contrib.auth import get_user_model
-    from django.contrib.auth.password_validation import ValidationError, validate_password
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
 
     try:
         validate_password(password)
@@ -108,7 +120,8 @@ def add_location(
 
 @app.command("add-calendar")
 def add_calendar(
-    number: int, name: str,
+    number: int,
+    name: str,
     location: Annotated[int, typer.Option(help="id des Praxisstands")],
 ) -> None:
     """Einen Terminkalender (Nummer, Name) an einem Praxisstand anlegen."""
@@ -128,14 +141,16 @@ def add_column(calendar: int, number: int, name: str) -> None:
     from termin360.practice.services.lookups import calendar_by_number
     from termin360.practice.services.setup import create_column
 
-    col = run(lambda: create_column(calendar=calendar_by_number(calendar), number=number,
-                                    name=name))
+    col = run(
+        lambda: create_column(calendar=calendar_by_number(calendar), number=number, name=name)
+    )
     out.print(f"Spalte {col.number} {col.name} in Kalender {calendar} angelegt.")
 
 
 @app.command("set-template")
 def set_template(
-    calendar: int, column: int,
+    calendar: int,
+    column: int,
     rule: Annotated[list[str], typer.Option(help="z. B. 'Mo-Fr 08:00-12:00/15'; mehrfach")],
 ) -> None:
     """Die Wochenvorlage einer Spalte festlegen (ersetzt die bisherige)."""
@@ -145,8 +160,11 @@ def set_template(
     from termin360.practice.services.lookups import calendar_by_number, column_by_number
     from termin360.practice.services.setup import set_template as set_rules
 
-    parsed = [TemplateRule(weekday=d, start=s, end=e, slot_minutes=m)
-              for text in rule for (d, s, e, m) in parse_rule(text)]
+    parsed = [
+        TemplateRule(weekday=d, start=s, end=e, slot_minutes=m)
+        for text in rule
+        for (d, s, e, m) in parse_rule(text)
+    ]
     with user_errors():
         col = column_by_number(calendar_by_number(calendar), column)
         set_rules(column=col, rules=parsed)
@@ -158,9 +176,12 @@ def generate_grid(
     calendar: int,
     year: Annotated[int, typer.Option(help="Jahrgang")] = date.today().year,
     column: Annotated[list[int] | None, typer.Option(help="nur diese Spalte(n)")] = None,
-    rebuild: Annotated[bool, typer.Option(
-        help="Raster an die Vorlage anpassen (Termine auf entfallenden Zeiten → Zusatzliste)"
-    )] = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            help="Raster an die Vorlage anpassen (Termine auf entfallenden Zeiten → Zusatzliste)"
+        ),
+    ] = False,
 ) -> None:
     """Das Terminraster eines Jahrgangs erzeugen oder bearbeiten."""
     setup("practice")
@@ -176,8 +197,10 @@ def generate_grid(
         for col in cols:
             if rebuild:
                 r = services.rebuild_grid(column=col, first=first, last=last)
-                out.print(f"Spalte {col.number}: {r['created']} neu, {r['removed']} entfernt, "
-                          f"{r['moved_to_additional_list']} Termine in die Zusatzliste")
+                out.print(
+                    f"Spalte {col.number}: {r['created']} neu, {r['removed']} entfernt, "
+                    f"{r['moved_to_additional_list']} Termine in die Zusatzliste"
+                )
             else:
                 n = services.generate_grid(column=col, first=first, last=last)
                 out.print(f"Spalte {col.number}: {n} Termine (Slots) erzeugt")
@@ -190,9 +213,13 @@ def list_calendars(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
     migrate()
     from termin360.practice.models import Calendar
 
-    rows = [
-        {"calendar": c.number, "name": c.name, "location": c.location.name,
-         "columns": [{"number": col.number, "name": col.name} for col in c.columns.all()]}
+    rows: list[dict[str, Any]] = [
+        {
+            "calendar": c.number,
+            "name": c.name,
+            "location": c.location.name,
+            "columns": [{"number": col.number, "name": col.name} for col in c.columns.all()],
+        }
         for c in Calendar.objects.select_related("location").prefetch_related("columns")
     ]
     if as_json:
@@ -207,10 +234,12 @@ def list_calendars(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
 
 @app.command("demo-data")
 def demo_data(
-    year: Annotated[int | None, typer.Option(help="Jahrgang; ohne: 12 Monate ab diesem Monat")]
-    = None,
-    seed: Annotated[int, typer.Option(help="Zufallsstartwert (gleiche Daten bei gleichem Wert)")]
-    = 360,
+    year: Annotated[
+        int | None, typer.Option(help="Jahrgang; ohne: 12 Monate ab diesem Monat")
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(help="Zufallsstartwert (gleiche Daten bei gleichem Wert)")
+    ] = 360,
 ) -> None:
     """Eine realistische Praxis anlegen: 2 Praxisstände, 3 Kalender, Raster, 200 Patienten, …"""
     setup("practice")

@@ -57,8 +57,10 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 8}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 8},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
@@ -121,5 +123,7 @@ def database(url_variable: str, default_file: str) -> dict[str, Any]:
     # Tests that start real server processes need a test database those processes can open:
     # a file for SQLite (the default would be in memory).
     test_name = os.environ.get("TERMIN360_TEST_SQLITE_FILE")
-    config["TEST"] = {"NAME": test_name} if test_name and config["ENGINE"].endswith("sqlite3") else {}
+    config["TEST"] = (
+        {"NAME": test_name} if test_name and config["ENGINE"].endswith("sqlite3") else {}
+    )
     return config

@@ -27,45 +27,181 @@ DEMO_LOGINS = [
 ]
 
 LAST_NAMES = [
-    "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker",
-    "Schulz", "Hoffmann", "Schäfer", "Koch", "Bauer", "Richter", "Klein", "Wolf", "Schröder",
-    "Neumann", "Schwarz", "Zimmermann", "Braun", "Krüger", "Hofmann", "Hartmann", "Lange",
-    "Schmitt", "Werner", "Schmitz", "Krause", "Meier", "Lehmann", "Schmid", "Schulze", "Maier",
-    "Köhler", "Herrmann", "König", "Walter", "Mayer", "Huber", "Kaiser", "Fuchs", "Peters",
-    "Lang", "Scholz", "Möller", "Weiß", "Jung", "Hahn", "Schubert", "Yılmaz", "Nowak",
-    "Kowalski", "Öztürk", "Rossi", "Dubois", "García",
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Schäfer",
+    "Koch",
+    "Bauer",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Schröder",
+    "Neumann",
+    "Schwarz",
+    "Zimmermann",
+    "Braun",
+    "Krüger",
+    "Hofmann",
+    "Hartmann",
+    "Lange",
+    "Schmitt",
+    "Werner",
+    "Schmitz",
+    "Krause",
+    "Meier",
+    "Lehmann",
+    "Schmid",
+    "Schulze",
+    "Maier",
+    "Köhler",
+    "Herrmann",
+    "König",
+    "Walter",
+    "Mayer",
+    "Huber",
+    "Kaiser",
+    "Fuchs",
+    "Peters",
+    "Lang",
+    "Scholz",
+    "Möller",
+    "Weiß",
+    "Jung",
+    "Hahn",
+    "Schubert",
+    "Yılmaz",
+    "Nowak",
+    "Kowalski",
+    "Öztürk",
+    "Rossi",
+    "Dubois",
+    "García",
 ]
 FIRST_NAMES = [
-    "Anna", "Maria", "Emma", "Sophie", "Marie", "Lena", "Hannah", "Leonie", "Lea", "Laura",
-    "Julia", "Sarah", "Lisa", "Johanna", "Clara", "Greta", "Ida", "Frieda", "Elif", "Zeynep",
-    "Lukas", "Leon", "Paul", "Jonas", "Felix", "Maximilian", "Ben", "Elias", "Noah", "Finn",
-    "Luis", "Tim", "Jan", "Moritz", "Jakob", "David", "Niklas", "Emil", "Anton", "Mehmet",
-    "Jürgen", "Günther", "Heike", "Sabine", "Petra", "Wolfgang", "Dieter", "Ursula", "Renate",
+    "Anna",
+    "Maria",
+    "Emma",
+    "Sophie",
+    "Marie",
+    "Lena",
+    "Hannah",
+    "Leonie",
+    "Lea",
+    "Laura",
+    "Julia",
+    "Sarah",
+    "Lisa",
+    "Johanna",
+    "Clara",
+    "Greta",
+    "Ida",
+    "Frieda",
+    "Elif",
+    "Zeynep",
+    "Lukas",
+    "Leon",
+    "Paul",
+    "Jonas",
+    "Felix",
+    "Maximilian",
+    "Ben",
+    "Elias",
+    "Noah",
+    "Finn",
+    "Luis",
+    "Tim",
+    "Jan",
+    "Moritz",
+    "Jakob",
+    "David",
+    "Niklas",
+    "Emil",
+    "Anton",
+    "Mehmet",
+    "Jürgen",
+    "Günther",
+    "Heike",
+    "Sabine",
+    "Petra",
+    "Wolfgang",
+    "Dieter",
+    "Ursula",
+    "Renate",
 ]
-STREETS = ["Hauptstraße", "Bahnhofstraße", "Kirchweg", "Gartenstraße", "Schillerstraße",
-           "Goethestraße", "Lindenallee", "Am Markt", "Rheinstraße", "Kaiserstraße"]
-REASONS = ["Kontrolle", "Vorsorge", "Impfung", "Blutabnahme", "Erstgespräch", "Befundbesprechung",
-           "Rezept", "Überweisung", "Beschwerden Rücken", "Ultraschall", "EKG", "Nachsorge"]
-NOTES = ["Neupatienten bevorzugt", "nur Kontrolle", "Telefonsprechstunde möglich",
-         "kurzfristig vergeben", "Akutsprechstunde"]
+STREETS = [
+    "Hauptstraße",
+    "Bahnhofstraße",
+    "Kirchweg",
+    "Gartenstraße",
+    "Schillerstraße",
+    "Goethestraße",
+    "Lindenallee",
+    "Am Markt",
+    "Rheinstraße",
+    "Kaiserstraße",
+]
+REASONS = [
+    "Kontrolle",
+    "Vorsorge",
+    "Impfung",
+    "Blutabnahme",
+    "Erstgespräch",
+    "Befundbesprechung",
+    "Rezept",
+    "Überweisung",
+    "Beschwerden Rücken",
+    "Ultraschall",
+    "EKG",
+    "Nachsorge",
+]
+NOTES = [
+    "Neupatienten bevorzugt",
+    "nur Kontrolle",
+    "Telefonsprechstunde möglich",
+    "kurzfristig vergeben",
+    "Akutsprechstunde",
+]
 
 # (location, calendar number, calendar name, [(column number, column name, rules)])
 MORNING = [("Mo-Fr", time(8, 0), time(12, 0), 15)]
 AFTERNOON = [("Mo,Di,Do", time(14, 0), time(18, 0), 15)]
 LAYOUT = [
-    ("Bruchsal", 1, "Allgemeinmedizin", [
-        (1, "Dr. Anna Berger", MORNING + AFTERNOON),
-        (2, "Dr. Jonas Keller", MORNING + [("Mi", time(14, 0), time(19, 0), 15)]),
-        (3, "Labor / Blutabnahme", [("Mo-Fr", time(7, 30), time(10, 0), 10)]),
-    ]),
-    ("Bruchsal", 2, "Kardiologie", [
-        (1, "Dr. Mehmet Aydın", [("Mo-Do", time(8, 0), time(13, 0), 20)]),
-        (2, "Belastungs-EKG", [("Di,Do", time(9, 0), time(12, 0), 30)]),
-    ]),
-    ("Karlsruhe", 3, "Kinder- und Jugendmedizin", [
-        (1, "Dr. Clara Vogel", MORNING + AFTERNOON),
-        (2, "Dr. Paul Neumann", [("Mo-Fr", time(9, 0), time(13, 0), 15)]),
-    ]),
+    (
+        "Bruchsal",
+        1,
+        "Allgemeinmedizin",
+        [
+            (1, "Dr. Anna Berger", MORNING + AFTERNOON),
+            (2, "Dr. Jonas Keller", [*MORNING, ("Mi", time(14, 0), time(19, 0), 15)]),
+            (3, "Labor / Blutabnahme", [("Mo-Fr", time(7, 30), time(10, 0), 10)]),
+        ],
+    ),
+    (
+        "Bruchsal",
+        2,
+        "Kardiologie",
+        [
+            (1, "Dr. Mehmet Aydın", [("Mo-Do", time(8, 0), time(13, 0), 20)]),
+            (2, "Belastungs-EKG", [("Di,Do", time(9, 0), time(12, 0), 30)]),
+        ],
+    ),
+    (
+        "Karlsruhe",
+        3,
+        "Kinder- und Jugendmedizin",
+        [
+            (1, "Dr. Clara Vogel", MORNING + AFTERNOON),
+            (2, "Dr. Paul Neumann", [("Mo-Fr", time(9, 0), time(13, 0), 15)]),
+        ],
+    ),
 ]
 _DAYS = {"Mo": 0, "Di": 1, "Mi": 2, "Do": 3, "Fr": 4, "Sa": 5, "So": 6}
 
@@ -94,7 +230,10 @@ def ensure_demo_data(progress: Progress | None = None) -> bool:
 
 
 def load_demo_data(
-    *, year: int | None = None, seed: int = 360, progress: Progress | None = None,
+    *,
+    year: int | None = None,
+    seed: int = 360,
+    progress: Progress | None = None,
     today: date | None = None,
 ) -> dict[str, int]:
     rng = random.Random(seed)
@@ -118,14 +257,19 @@ def load_demo_data(
             locations[loc_name] = setup.create_location(
                 name=loc_name, address=f"Hauptstraße 1, {loc_name}"
             )
-        cal = setup.create_calendar(number=number, name=cal_name,
-                                    location_id=locations[loc_name].pk)
+        cal = setup.create_calendar(
+            number=number, name=cal_name, location_id=locations[loc_name].pk
+        )
         for col_number, col_name, rules in columns:
             col = setup.create_column(calendar=cal, number=col_number, name=col_name)
-            setup.set_template(column=col, rules=[
-                TemplateRule(weekday=d, start=s, end=e, slot_minutes=m)
-                for spec, s, e, m in rules for d in _weekdays(spec)
-            ])
+            setup.set_template(
+                column=col,
+                rules=[
+                    TemplateRule(weekday=d, start=s, end=e, slot_minutes=m)
+                    for spec, s, e, m in rules
+                    for d in _weekdays(spec)
+                ],
+            )
 
     say(f"Terminraster {first:%d.%m.%Y} – {last:%d.%m.%Y} …")
     slot_count = 0
@@ -143,14 +287,20 @@ def load_demo_data(
             if loc.name == "Karlsruhe":  # the paediatric practice
                 born = today - timedelta(days=rng.randrange(60, 365 * 17))
             last_name, first_name = rng.choice(LAST_NAMES), rng.choice(FIRST_NAMES)
-            patients[loc.pk].append(create_patient(
-                location_id=loc.pk, last_name=last_name, first_name=first_name,
-                date_of_birth=born, phone=f"0721 {rng.randrange(100000, 999999)}",
-                email=f"{first_name.lower()}.{i}@example.org",
-                street=f"{rng.choice(STREETS)} {rng.randrange(1, 120)}",
-                postcode=str(76600 + rng.randrange(0, 99)), city=loc.name,
-                insurance=rng.choice(["gkv"] * 8 + ["pkv", "self"]),
-            ))
+            patients[loc.pk].append(
+                create_patient(
+                    location_id=loc.pk,
+                    last_name=last_name,
+                    first_name=first_name,
+                    date_of_birth=born,
+                    phone=f"0721 {rng.randrange(100000, 999999)}",
+                    email=f"{first_name.lower()}.{i}@example.org",
+                    street=f"{rng.choice(STREETS)} {rng.randrange(1, 120)}",
+                    postcode=str(76600 + rng.randrange(0, 99)),
+                    city=loc.name,
+                    insurance=rng.choice(["gkv"] * 8 + ["pkv", "self"]),
+                )
+            )
 
     say("Termine, Notizen, Anmerkungen, Reservierungen …")
     booked = notes = annotations = 0
@@ -158,8 +308,9 @@ def load_demo_data(
     for cal in Calendar.objects.select_related("location"):
         pool = patients[cal.location_id]
         for col in cal.columns.all():
-            day_slots = Slot.objects.filter(column=col, day__gte=window_start,
-                                            day__lte=window_end).order_by("start")
+            day_slots = Slot.objects.filter(
+                column=col, day__gte=window_start, day__lte=window_end
+            ).order_by("start")
             for slot in day_slots:
                 roll = rng.random()
                 if roll < 0.45:
@@ -167,13 +318,20 @@ def load_demo_data(
                     try:
                         if rng.random() < 0.85:
                             appointments.book_appointment(
-                                actor=staff, slot_id=slot.pk, slot_count=count,
-                                patient_id=rng.choice(pool).pk, reason=rng.choice(REASONS))
+                                actor=staff,
+                                slot_id=slot.pk,
+                                slot_count=count,
+                                patient_id=rng.choice(pool).pk,
+                                reason=rng.choice(REASONS),
+                            )
                         else:
                             appointments.book_appointment(
-                                actor=staff, slot_id=slot.pk, slot_count=count,
+                                actor=staff,
+                                slot_id=slot.pk,
+                                slot_count=count,
                                 text=f"{rng.choice(LAST_NAMES)} (tel.)",
-                                reason=rng.choice(REASONS))
+                                reason=rng.choice(REASONS),
+                            )
                         booked += 1
                     except ApplicationError:
                         pass  # the slot was taken by the previous multi-slot appointment
@@ -189,26 +347,50 @@ def load_demo_data(
         for offset in (1, 2, 3):
             day = today + timedelta(days=offset)
             appointments.add_to_additional_list(
-                actor=staff, calendar=cal, day=day, patient_id=rng.choice(pool).pk,
-                reason="Notfall – bitte einschieben")
+                actor=staff,
+                calendar=cal,
+                day=day,
+                patient_id=rng.choice(pool).pk,
+                reason="Notfall – bitte einschieben",
+            )
 
     reservation_count = 0
     vacation_start = today + timedelta(days=60)
     for cal in Calendar.objects.all():
         numbers = list(cal.columns.values_list("number", flat=True))
         reservations.create_reservation(
-            actor=staff, calendar=cal, column_numbers=numbers[:2], first_day=vacation_start,
-            last_day=vacation_start + timedelta(days=4), start=time(0, 0), end=time(0, 0),
-            reason="Praxisurlaub")
+            actor=staff,
+            calendar=cal,
+            column_numbers=numbers[:2],
+            first_day=vacation_start,
+            last_day=vacation_start + timedelta(days=4),
+            start=time(0, 0),
+            end=time(0, 0),
+            reason="Praxisurlaub",
+        )
         reservation_count += 1
         team_day = today + timedelta(days=50)
         reservations.create_reservation(
-            actor=staff, calendar=cal, column_numbers=numbers, first_day=team_day,
-            last_day=team_day, start=time(12, 0), end=time(14, 0), reason="Teambesprechung")
+            actor=staff,
+            calendar=cal,
+            column_numbers=numbers,
+            first_day=team_day,
+            last_day=team_day,
+            start=time(12, 0),
+            end=time(14, 0),
+            reason="Teambesprechung",
+        )
         reservation_count += 1
 
-    summary = {"Praxisstände": len(locations), "Kalender": Calendar.objects.count(),
-               "Slots": slot_count, "Patienten": 200, "Termine": booked, "Notizen": notes,
-               "Anmerkungen": annotations, "Reservierungen": reservation_count}
+    summary = {
+        "Praxisstände": len(locations),
+        "Kalender": Calendar.objects.count(),
+        "Slots": slot_count,
+        "Patienten": 200,
+        "Termine": booked,
+        "Notizen": notes,
+        "Anmerkungen": annotations,
+        "Reservierungen": reservation_count,
+    }
     say(f"Fertig: {summary}")
     return summary

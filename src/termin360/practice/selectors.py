@@ -79,9 +79,15 @@ def column_day(column: Column, day: date, tz: ZoneInfo, appts: dict[int, Appoint
             seen.add(s.appointment_id)
         out.slots.append(
             SlotView(
-                id=s.pk, start=s.start, end=s.end, local_start=s.start.astimezone(tz),
-                local_end=s.end.astimezone(tz), state=facts.state, reserved=facts.reserved,
-                note=s.note, annotation=s.annotation,
+                id=s.pk,
+                start=s.start,
+                end=s.end,
+                local_start=s.start.astimezone(tz),
+                local_end=s.end.astimezone(tz),
+                state=facts.state,
+                reserved=facts.reserved,
+                note=s.note,
+                annotation=s.annotation,
                 appointment=appts.get(s.appointment_id) if s.appointment_id else None,
                 appointment_head=head,
                 appointment_span=spans.get(s.appointment_id, 0) if s.appointment_id else 0,
@@ -112,7 +118,9 @@ def week_days(day: date) -> list[date]:
     return [monday + timedelta(days=i) for i in range(7)]
 
 
-def week_view(calendar: Calendar, day: date, column_numbers: list[int] | None = None) -> list[DayView]:
+def week_view(
+    calendar: Calendar, day: date, column_numbers: list[int] | None = None
+) -> list[DayView]:
     return [day_view(calendar, d, column_numbers) for d in week_days(day)]
 
 
@@ -125,7 +133,10 @@ def additional_list(calendar: Calendar, day: date) -> list[Appointment]:
 
 
 def search_patients(
-    *, location_id: int | None = None, query: str = "", date_of_birth: date | None = None,
+    *,
+    location_id: int | None = None,
+    query: str = "",
+    date_of_birth: date | None = None,
     limit: int = 50,
 ) -> QuerySet[Patient]:
     """Search by (parts of) the name — "müller", "Mül han", "Müller, Hans" — and/or birth date."""

@@ -28,8 +28,12 @@ def book(request: HttpRequest, payload: schemas.BookIn) -> tuple[int, schemas.Ap
     """
     slot_id = resolve_slot(payload.calendar, payload.slot_id, payload.column, payload.start)
     appt = services.book_appointment(
-        actor=request.user, slot_id=slot_id, slot_count=payload.slot_count,
-        patient_id=payload.patient_id, text=payload.text, reason=payload.reason,
+        actor=request.user,
+        slot_id=slot_id,
+        slot_count=payload.slot_count,
+        patient_id=payload.patient_id,
+        text=payload.text,
+        reason=payload.reason,
     )
     return 201, appointment_out(appointment_by_id(appt.pk))
 
@@ -42,8 +46,12 @@ def add_additional(
     cal = calendar_by_number(payload.calendar)
     tz = zone_of(cal)
     appt = services.add_to_additional_list(
-        actor=request.user, calendar=cal, day=payload.day, patient_id=payload.patient_id,
-        text=payload.text, reason=payload.reason,
+        actor=request.user,
+        calendar=cal,
+        day=payload.day,
+        patient_id=payload.patient_id,
+        text=payload.text,
+        reason=payload.reason,
         start=to_utc(payload.start, tz) if payload.start else None,
         end=to_utc(payload.end, tz) if payload.end else None,
     )
@@ -66,8 +74,7 @@ def get_appointment(request: HttpRequest, appointment_id: int) -> schemas.Appoin
 def update_appointment(
     request: HttpRequest, appointment_id: int, payload: schemas.AppointmentPatch
 ) -> schemas.AppointmentOut:
-    services.update_appointment(actor=request.user, appointment_id=appointment_id,
-                                **payload.dict())
+    services.update_appointment(actor=request.user, appointment_id=appointment_id, **payload.dict())
     return appointment_out(appointment_by_id(appointment_id))
 
 
@@ -105,8 +112,9 @@ def move(
             appt = appointment_by_id(appointment_id)
             assert payload.column is not None and payload.start is not None
             slot_id = slot_at(column_by_number(appt.calendar, payload.column), payload.start).pk
-        services.move_appointment(actor=request.user, appointment_id=appointment_id,
-                                  slot_id=slot_id)
+        services.move_appointment(
+            actor=request.user, appointment_id=appointment_id, slot_id=slot_id
+        )
     return appointment_out(appointment_by_id(appointment_id))
 
 

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 
 from termin360.practice import selectors
 from termin360.practice.api import schemas
-from termin360.practice.api.convert import day_out, slot_out
-from termin360.practice.selectors import column_day
+from termin360.practice.api.convert import day_out, slot_response
 from termin360.practice.services import slots as slot_services
-from termin360.practice.services.lookups import calendar_by_number, slot_by_id
+from termin360.practice.services.lookups import calendar_by_number
 
 router = Router(tags=["calendar"])
 
@@ -36,29 +34,21 @@ def get_week(
     request: HttpRequest, number: int, day: date, filters: Query[ColumnFilter]
 ) -> list[schemas.DayOut]:
     """Monday to Sunday of the week that contains ``day``."""
-    return [day_out(v) for v in selectors.week_view(calendar_by_number(number), day,
-                                                      filters.columns)]
-
-
-def _slot(slot_id: int) -> schemas.SlotOut:
-    slot = slot_by_id(slot_id)
-    cal = slot.column.calendar
-    tz = ZoneInfo(cal.location.time_zone)
-    view = column_day(slot.column, slot.day, tz, {})
-    found = next(s for s in view.slots if s.id == slot_id)
-    return slot_out(slot.column.number, found)
+    return [
+        day_out(v) for v in selectors.week_view(calendar_by_number(number), day, filters.columns)
+    ]
 
 
 @router.get("/slots/{slot_id}", response=schemas.SlotOut)
 def get_slot(request: HttpRequest, slot_id: int) -> schemas.SlotOut:
-    return _slot(slot_id)
+    return slot_response(slot_id)
 
 
 @router.put("/slots/{slot_id}/note", response=schemas.SlotOut)
 def set_note(request: HttpRequest, slot_id: int, payload: schemas.TextIn) -> schemas.SlotOut:
     """Write the yellow note (the slot stays bookable); an empty text removes it."""
     slot_services.set_note(slot_id=slot_id, text=payload.text)
-    return _slot(slot_id)
+    return slot_response(slot_id)
 
 
 @router.post("/slots/{slot_id}/annotation", response=schemas.SlotOut)
@@ -67,11 +57,11 @@ def delete_free_slot(
 ) -> schemas.SlotOut:
     """Delete a free slot: it becomes a green annotation and is blocked."""
     slot_services.delete_free_slot(slot_id=slot_id, text=payload.text)
-    return _slot(slot_id)
+    return slot_response(slot_id)
 
 
 @router.delete("/slots/{slot_id}/annotation", response=schemas.SlotOut)
 def remove_annotation(request: HttpRequest, slot_id: int) -> schemas.SlotOut:
     """Remove the annotation: the slot is a note again, or free."""
     slot_services.remove_annotation(slot_id=slot_id)
-    return _slot(slot_id)
+    return slot_response(slot_id)

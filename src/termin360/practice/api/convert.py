@@ -12,8 +12,8 @@ from termin360.core.errors import InvalidInput, PermissionDenied
 from termin360.core.timezones import local_to_utc
 from termin360.practice.api import schemas
 from termin360.practice.models import Appointment, Calendar, Column, Reservation, Slot
-from termin360.practice.selectors import DayView, SlotView
-from termin360.practice.services.lookups import calendar_by_number, column_by_number
+from termin360.practice.selectors import DayView, SlotView, column_day
+from termin360.practice.services.lookups import calendar_by_number, column_by_number, slot_by_id
 
 
 def require_admin(request: HttpRequest) -> None:
@@ -86,8 +86,14 @@ def appointment_out(appt: Appointment) -> schemas.AppointmentOut:
 
 def slot_out(column_number: int, s: SlotView) -> schemas.SlotOut:
     return schemas.SlotOut(
-        id=s.id, column=column_number, start=s.local_start, end=s.local_end,
-        state=s.state.value, reserved=s.reserved, note=s.note, annotation=s.annotation,
+        id=s.id,
+        column=column_number,
+        start=s.local_start,
+        end=s.local_end,
+        state=s.state.value,
+        reserved=s.reserved,
+        note=s.note,
+        annotation=s.annotation,
         appointment_id=s.appointment.pk if s.appointment is not None else None,
     )
 
@@ -111,7 +117,21 @@ def day_out(view: DayView) -> schemas.DayOut:
 
 def reservation_out(r: Reservation) -> schemas.ReservationOut:
     return schemas.ReservationOut(
-        id=r.pk, calendar=r.calendar.number,
+        id=r.pk,
+        calendar=r.calendar.number,
         columns=sorted(c.number for c in r.columns.all()),
-        first_day=r.first_day, last_day=r.last_day, start=r.start, end=r.end, reason=r.reason,
+        first_day=r.first_day,
+        last_day=r.last_day,
+        start=r.start,
+        end=r.end,
+        reason=r.reason,
     )
+
+
+def slot_response(slot_id: int) -> schemas.SlotOut:
+    """One slot as the day view shows it (state, reservation, appointment)."""
+    slot = slot_by_id(slot_id)
+    appts = {a.pk: a for a in Appointment.objects.filter(column=slot.column, day=slot.day)}
+    view = column_day(slot.column, slot.day, zone_of(slot.column.calendar), appts)
+    found = next(s for s in view.slots if s.id == slot_id)
+    return slot_out(slot.column.number, found)

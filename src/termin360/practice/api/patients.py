@@ -26,10 +26,14 @@ class PatientSearch(Schema):
 
 @router.get("/patients", response=list[schemas.PatientOut])
 def search_patients(request: HttpRequest, search: Query[PatientSearch]) -> list[Patient]:
-    return list(selectors.search_patients(
-        location_id=search.location_id, query=search.q, date_of_birth=search.date_of_birth,
-        limit=search.limit,
-    ))
+    return list(
+        selectors.search_patients(
+            location_id=search.location_id,
+            query=search.q,
+            date_of_birth=search.date_of_birth,
+            limit=search.limit,
+        )
+    )
 
 
 @router.post("/patients", response={201: schemas.PatientOut})
@@ -43,7 +47,5 @@ def get_patient(request: HttpRequest, patient_id: int) -> Patient:
 
 
 @router.patch("/patients/{patient_id}", response=schemas.PatientOut)
-def update_patient(
-    request: HttpRequest, patient_id: int, payload: schemas.PatientPatch
-) -> Patient:
+def update_patient(request: HttpRequest, patient_id: int, payload: schemas.PatientPatch) -> Patient:
     return services.update_patient(patient_id=patient_id, **payload.dict(exclude_unset=True))

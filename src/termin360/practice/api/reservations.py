@@ -26,8 +26,10 @@ def list_reservations(
     request: HttpRequest, number: int, period: Query[Range]
 ) -> list[schemas.ReservationOut]:
     cal = calendar_by_number(number)
-    return [reservation_out(r) for r in selectors.reservations_of(cal, period.first_day,
-                                                                   period.last_day)]
+    return [
+        reservation_out(r)
+        for r in selectors.reservations_of(cal, period.first_day, period.last_day)
+    ]
 
 
 @router.post("/calendars/{number}/reservations", response={201: schemas.ReservationOut})
@@ -39,9 +41,14 @@ def create_reservation(
     Refused with 409 if an appointment lies in the range.
     """
     r = services.create_reservation(
-        actor=request.user, calendar=calendar_by_number(number), column_numbers=payload.columns,
-        first_day=payload.first_day, last_day=payload.last_day, start=payload.start,
-        end=payload.end, reason=payload.reason,
+        actor=request.user,
+        calendar=calendar_by_number(number),
+        column_numbers=payload.columns,
+        first_day=payload.first_day,
+        last_day=payload.last_day,
+        start=payload.start,
+        end=payload.end,
+        reason=payload.reason,
     )
     return 201, reservation_out(r)
 

@@ -203,8 +203,10 @@ class MoveIn(Schema):
 
     @model_validator(mode="after")
     def _target(self) -> MoveIn:
-        if not self.to_additional_list and self.slot_id is None and (
-            self.column is None or self.start is None
+        if (
+            not self.to_additional_list
+            and self.slot_id is None
+            and (self.column is None or self.start is None)
         ):
             raise ValueError("give slot_id, or column and start, or to_additional_list")
         return self

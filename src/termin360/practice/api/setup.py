@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from ninja import Router
 
 from termin360.practice.api import schemas
-from termin360.practice.api.convert import require_admin
+from termin360.practice.api.convert import require_admin, slot_response
 from termin360.practice.domain.grid import TemplateRule
 from termin360.practice.models import Calendar, Location
 from termin360.practice.services import setup as services
@@ -17,7 +17,9 @@ router = Router(tags=["set-up"])
 
 def _calendar_out(cal: Calendar) -> schemas.CalendarOut:
     return schemas.CalendarOut(
-        number=cal.number, name=cal.name, location_id=cal.location_id,
+        number=cal.number,
+        name=cal.name,
+        location_id=cal.location_id,
         columns=[schemas.ColumnOut(number=c.number, name=c.name) for c in cal.columns.all()],
     )
 
@@ -89,18 +91,22 @@ def generate_grid(
     """Generate (or, with ``rebuild``, edit) the slot grid of a range of days (≤ 400)."""
     require_admin(request)
     cal = calendar_by_number(number)
-    cols = [column_by_number(cal, n) for n in payload.columns] if payload.columns else list(
-        cal.columns.all()
+    cols = (
+        [column_by_number(cal, n) for n in payload.columns]
+        if payload.columns
+        else list(cal.columns.all())
     )
     out = []
     for col in cols:
         if payload.rebuild:
-            result = services.rebuild_grid(column=col, first=payload.first_day,
-                                           last=payload.last_day)
+            result = services.rebuild_grid(
+                column=col, first=payload.first_day, last=payload.last_day
+            )
             out.append(schemas.GridOut(column=col.number, **result))
         else:
-            created = services.generate_grid(column=col, first=payload.first_day,
-                                             last=payload.last_day)
+            created = services.generate_grid(
+                column=col, first=payload.first_day, last=payload.last_day
+            )
             out.append(schemas.GridOut(column=col.number, created=created))
     return out
 
@@ -113,9 +119,4 @@ def add_slot(
     require_admin(request)
     col = column_by_number(calendar_by_number(number), column)
     slot = services.add_slot(column=col, day=payload.day, at=payload.start, minutes=payload.minutes)
-    tz = services.ZoneInfo(col.calendar.location.time_zone)
-    return 201, schemas.SlotOut(
-        id=slot.pk, column=col.number, start=slot.start.astimezone(tz),
-        end=slot.end.astimezone(tz), state="free", reserved=False, note="", annotation="",
-        appointment_id=None,
-    )
+    return 201, slot_response(slot.pk)

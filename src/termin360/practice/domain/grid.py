@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from termin360.core.timezones import local_to_utc
@@ -33,9 +34,7 @@ class TemplateRule:
         if not 0 <= self.weekday <= 6:
             raise ValueError("weekday must be 0 (Monday) … 6 (Sunday)")
         if not MIN_SLOT_MINUTES <= self.slot_minutes <= MAX_SLOT_MINUTES:
-            raise ValueError(
-                f"slot length must be {MIN_SLOT_MINUTES}–{MAX_SLOT_MINUTES} minutes"
-            )
+            raise ValueError(f"slot length must be {MIN_SLOT_MINUTES}–{MAX_SLOT_MINUTES} minutes")
         if self.end <= self.start:
             raise ValueError("a template's end must be after its start")
 
@@ -56,7 +55,7 @@ def rules_overlap(rules: Iterable[TemplateRule]) -> bool:
         by_day.setdefault(rule.weekday, []).append(rule)
     for day_rules in by_day.values():
         day_rules.sort(key=lambda r: r.start)
-        for a, b in zip(day_rules, day_rules[1:], strict=False):
+        for a, b in pairwise(day_rules):
             if b.start < a.end:
                 return True
     return False

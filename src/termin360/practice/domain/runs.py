@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 
 from termin360.practice.domain.slots import SlotFacts
 
@@ -47,7 +48,7 @@ def run_from(
     run = list(cells[index : index + count])
     if len(run) < count:
         raise RunError("outside_grid", "the appointment would run past the end of the grid")
-    for prev, nxt in zip(run, run[1:], strict=False):
+    for prev, nxt in pairwise(run):
         if nxt.start != prev.end:
             raise RunError("not_consecutive", "the slots are not consecutive")
     for cell in run:
@@ -57,9 +58,7 @@ def run_from(
     return run
 
 
-def extension_cell(
-    cells: Sequence[GridCell], held: Sequence[GridCell]
-) -> GridCell:
+def extension_cell(cells: Sequence[GridCell], held: Sequence[GridCell]) -> GridCell:
     """The slot an appointment grows into when extended by one: the next consecutive one."""
     if not held:
         raise RunError("not_placed", "the appointment sits in the additional list")

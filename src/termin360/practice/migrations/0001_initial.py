@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,185 +14,358 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Calendar',
+            name="Calendar",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField(unique=True, verbose_name='Nummer')),
-                ('name', models.CharField(max_length=120, verbose_name='Name')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField(unique=True, verbose_name="Nummer")),
+                ("name", models.CharField(max_length=120, verbose_name="Name")),
             ],
             options={
-                'ordering': ['number'],
+                "ordering": ["number"],
             },
         ),
         migrations.CreateModel(
-            name='Location',
+            name="Location",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True, verbose_name='Name')),
-                ('address', models.CharField(blank=True, max_length=250, verbose_name='Adresse')),
-                ('time_zone', models.CharField(default='Europe/Berlin', max_length=64)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, unique=True, verbose_name="Name")),
+                ("address", models.CharField(blank=True, max_length=250, verbose_name="Adresse")),
+                ("time_zone", models.CharField(default="Europe/Berlin", max_length=64)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('actor_name', models.CharField(max_length=150)),
-                ('action', models.CharField(max_length=40)),
-                ('appointment_id', models.BigIntegerField(db_index=True)),
-                ('calendar_number', models.PositiveIntegerField()),
-                ('summary', models.CharField(max_length=300)),
-                ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("actor_name", models.CharField(max_length=150)),
+                ("action", models.CharField(max_length=40)),
+                ("appointment_id", models.BigIntegerField(db_index=True)),
+                ("calendar_number", models.PositiveIntegerField()),
+                ("summary", models.CharField(max_length=300)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Column',
+            name="Column",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField(verbose_name='Nummer')),
-                ('name', models.CharField(max_length=120, verbose_name='Name')),
-                ('calendar', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='columns', to='practice.calendar')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField(verbose_name="Nummer")),
+                ("name", models.CharField(max_length=120, verbose_name="Name")),
+                (
+                    "calendar",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="columns",
+                        to="practice.calendar",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['calendar__number', 'number'],
+                "ordering": ["calendar__number", "number"],
             },
         ),
         migrations.AddField(
-            model_name='calendar',
-            name='location',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='calendars', to='practice.location'),
+            model_name="calendar",
+            name="location",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="calendars",
+                to="practice.location",
+            ),
         ),
         migrations.CreateModel(
-            name='Patient',
+            name="Patient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('last_name', models.CharField(max_length=100, verbose_name='Nachname')),
-                ('first_name', models.CharField(max_length=100, verbose_name='Vorname')),
-                ('date_of_birth', models.DateField(verbose_name='Geburtsdatum')),
-                ('phone', models.CharField(blank=True, max_length=40, verbose_name='Telefon')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='E-Mail')),
-                ('street', models.CharField(blank=True, max_length=120, verbose_name='Straße')),
-                ('postcode', models.CharField(blank=True, max_length=10, verbose_name='PLZ')),
-                ('city', models.CharField(blank=True, max_length=80, verbose_name='Ort')),
-                ('insurance', models.CharField(choices=[('gkv', 'gesetzlich (GKV)'), ('pkv', 'privat (PKV)'), ('self', 'Selbstzahler')], default='gkv', max_length=4)),
-                ('search_name', models.CharField(db_index=True, editable=False, max_length=210)),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='patients', to='practice.location')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("last_name", models.CharField(max_length=100, verbose_name="Nachname")),
+                ("first_name", models.CharField(max_length=100, verbose_name="Vorname")),
+                ("date_of_birth", models.DateField(verbose_name="Geburtsdatum")),
+                ("phone", models.CharField(blank=True, max_length=40, verbose_name="Telefon")),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="E-Mail")),
+                ("street", models.CharField(blank=True, max_length=120, verbose_name="Straße")),
+                ("postcode", models.CharField(blank=True, max_length=10, verbose_name="PLZ")),
+                ("city", models.CharField(blank=True, max_length=80, verbose_name="Ort")),
+                (
+                    "insurance",
+                    models.CharField(
+                        choices=[
+                            ("gkv", "gesetzlich (GKV)"),
+                            ("pkv", "privat (PKV)"),
+                            ("self", "Selbstzahler"),
+                        ],
+                        default="gkv",
+                        max_length=4,
+                    ),
+                ),
+                ("search_name", models.CharField(db_index=True, editable=False, max_length=210)),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="patients",
+                        to="practice.location",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['last_name', 'first_name', 'date_of_birth'],
+                "ordering": ["last_name", "first_name", "date_of_birth"],
             },
         ),
         migrations.CreateModel(
-            name='Appointment',
+            name="Appointment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('start', models.DateTimeField(blank=True, null=True)),
-                ('end', models.DateTimeField(blank=True, null=True)),
-                ('text', models.CharField(blank=True, max_length=200, verbose_name='Text')),
-                ('reason', models.CharField(blank=True, max_length=200, verbose_name='Anlass')),
-                ('origin', models.CharField(choices=[('practice', 'Praxis'), ('online', 'Online')], default='practice', max_length=10)),
-                ('flagged', models.BooleanField(default=False)),
-                ('flag_reason', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('calendar', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='practice.calendar')),
-                ('column', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='practice.column')),
-                ('patient', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='practice.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("start", models.DateTimeField(blank=True, null=True)),
+                ("end", models.DateTimeField(blank=True, null=True)),
+                ("text", models.CharField(blank=True, max_length=200, verbose_name="Text")),
+                ("reason", models.CharField(blank=True, max_length=200, verbose_name="Anlass")),
+                (
+                    "origin",
+                    models.CharField(
+                        choices=[("practice", "Praxis"), ("online", "Online")],
+                        default="practice",
+                        max_length=10,
+                    ),
+                ),
+                ("flagged", models.BooleanField(default=False)),
+                ("flag_reason", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "calendar",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="practice.calendar",
+                    ),
+                ),
+                (
+                    "column",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="practice.column",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="practice.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['day', 'start', 'id'],
+                "ordering": ["day", "start", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Reservation',
+            name="Reservation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_day', models.DateField()),
-                ('last_day', models.DateField()),
-                ('start', models.TimeField()),
-                ('end', models.TimeField()),
-                ('reason', models.CharField(max_length=200, verbose_name='Grund')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('calendar', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reservations', to='practice.calendar')),
-                ('columns', models.ManyToManyField(related_name='reservations', to='practice.column')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("first_day", models.DateField()),
+                ("last_day", models.DateField()),
+                ("start", models.TimeField()),
+                ("end", models.TimeField()),
+                ("reason", models.CharField(max_length=200, verbose_name="Grund")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "calendar",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reservations",
+                        to="practice.calendar",
+                    ),
+                ),
+                (
+                    "columns",
+                    models.ManyToManyField(related_name="reservations", to="practice.column"),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['first_day', 'start'],
+                "ordering": ["first_day", "start"],
             },
         ),
         migrations.CreateModel(
-            name='Slot',
+            name="Slot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('start', models.DateTimeField()),
-                ('end', models.DateTimeField()),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('annotated', models.BooleanField(default=False)),
-                ('annotation', models.CharField(blank=True, max_length=200)),
-                ('appointment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='slots', to='practice.appointment')),
-                ('column', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='slots', to='practice.column')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("start", models.DateTimeField()),
+                ("end", models.DateTimeField()),
+                ("note", models.CharField(blank=True, max_length=200)),
+                ("annotated", models.BooleanField(default=False)),
+                ("annotation", models.CharField(blank=True, max_length=200)),
+                (
+                    "appointment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="slots",
+                        to="practice.appointment",
+                    ),
+                ),
+                (
+                    "column",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="slots",
+                        to="practice.column",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['start'],
+                "ordering": ["start"],
             },
         ),
         migrations.CreateModel(
-            name='StaffToken',
+            name="StaffToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key_hash', models.CharField(max_length=64, unique=True)),
-                ('prefix', models.CharField(max_length=8)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key_hash", models.CharField(max_length=64, unique=True)),
+                ("prefix", models.CharField(max_length=8)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_tokens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TemplateRule',
+            name="TemplateRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('weekday', models.PositiveSmallIntegerField()),
-                ('start', models.TimeField()),
-                ('end', models.TimeField()),
-                ('slot_minutes', models.PositiveSmallIntegerField()),
-                ('column', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='template_rules', to='practice.column')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("weekday", models.PositiveSmallIntegerField()),
+                ("start", models.TimeField()),
+                ("end", models.TimeField()),
+                ("slot_minutes", models.PositiveSmallIntegerField()),
+                (
+                    "column",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="template_rules",
+                        to="practice.column",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['weekday', 'start'],
+                "ordering": ["weekday", "start"],
             },
         ),
         migrations.AddConstraint(
-            model_name='column',
-            constraint=models.UniqueConstraint(fields=('calendar', 'number'), name='column_number_unique'),
+            model_name="column",
+            constraint=models.UniqueConstraint(
+                fields=("calendar", "number"), name="column_number_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['location', 'date_of_birth'], name='practice_pa_locatio_42e28b_idx'),
+            model_name="patient",
+            index=models.Index(
+                fields=["location", "date_of_birth"], name="practice_pa_locatio_42e28b_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['calendar', 'day'], name='practice_ap_calenda_15fcf3_idx'),
+            model_name="appointment",
+            index=models.Index(fields=["calendar", "day"], name="practice_ap_calenda_15fcf3_idx"),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['column', 'start'], name='practice_ap_column__292ace_idx'),
+            model_name="appointment",
+            index=models.Index(fields=["column", "start"], name="practice_ap_column__292ace_idx"),
         ),
         migrations.AddIndex(
-            model_name='slot',
-            index=models.Index(fields=['column', 'day'], name='practice_sl_column__960af7_idx'),
+            model_name="slot",
+            index=models.Index(fields=["column", "day"], name="practice_sl_column__960af7_idx"),
         ),
         migrations.AddConstraint(
-            model_name='slot',
-            constraint=models.UniqueConstraint(fields=('column', 'start'), name='slot_start_unique'),
+            model_name="slot",
+            constraint=models.UniqueConstraint(
+                fields=("column", "start"), name="slot_start_unique"
+            ),
         ),
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.utils.translation import gettext as _
 
 from termin360.core.errors import Conflict, InvalidInput, SlotTaken
@@ -28,7 +28,7 @@ from termin360.practice.services.grid_cells import load_cells
 from termin360.practice.services.lookups import appointment_by_id, patient_by_id, slot_by_id
 from termin360.practice.services.occupancy import OccupancyChange, occupancy_change
 
-Actor = AbstractBaseUser | AnonymousUser | None
+Actor = User | AnonymousUser | None
 MAX_SLOTS_PER_APPOINTMENT = 24
 
 
@@ -60,9 +60,7 @@ def _validate_subject(calendar: Calendar, patient_id: int | None, text: str) -> 
                 code="patient_other_location",
             )
     elif not text.strip():
-        raise InvalidInput(
-            _("An appointment needs a patient or a text."), code="patient_or_text"
-        )
+        raise InvalidInput(_("An appointment needs a patient or a text."), code="patient_or_text")
     return patient
 
 
@@ -93,8 +91,14 @@ def _release(change: OccupancyChange, appt: Appointment) -> None:
 
 
 def book_appointment(
-    *, actor: Actor, slot_id: int, slot_count: int = 1, patient_id: int | None = None,
-    text: str = "", reason: str = "", origin: str = Appointment.Origin.PRACTICE,
+    *,
+    actor: Actor,
+    slot_id: int,
+    slot_count: int = 1,
+    patient_id: int | None = None,
+    text: str = "",
+    reason: str = "",
+    origin: str = Appointment.Origin.PRACTICE,
 ) -> Appointment:
     """Book ``slot_count`` consecutive slots from ``slot_id`` for a patient or a free text."""
     if not 1 <= slot_count <= MAX_SLOTS_PER_APPOINTMENT:
@@ -111,39 +115,71 @@ def book_appointment(
         except RunError as exc:
             raise _run_error(exc) from None
         appt = Appointment.objects.create(
-            calendar=column.calendar, column=column, day=slot.day, patient=patient,
-            text=text.strip(), reason=reason.strip(), origin=origin,
+            calendar=column.calendar,
+            column=column,
+            day=slot.day,
+            patient=patient,
+            text=text.strip(),
+            reason=reason.strip(),
+            origin=origin,
         )
         _occupy(appt, run)
         appt.save(update_fields=["start", "end"])
         change.touch(column.pk, slot.day)
-        audit.record(actor=actor, action="book", appointment=appt,
-                     summary=f"booked {_label(appt)}, {slot_count} slot(s)")
+        audit.record(
+            actor=actor,
+            action="book",
+            appointment=appt,
+            summary=f"booked {_label(appt)}, {slot_count} slot(s)",
+        )
     return appt
 
 
 def add_to_additional_list(
-    *, actor: Actor, calendar: Calendar, day: date, patient_id: int | None = None,
-    text: str = "", reason: str = "", start: datetime | None = None, end: datetime | None = None,
-    origin: str = Appointment.Origin.PRACTICE, flagged: bool = False, flag_reason: str = "",
+    *,
+    actor: Actor,
+    calendar: Calendar,
+    day: date,
+    patient_id: int | None = None,
+    text: str = "",
+    reason: str = "",
+    start: datetime | None = None,
+    end: datetime | None = None,
+    origin: str = Appointment.Origin.PRACTICE,
+    flagged: bool = False,
+    flag_reason: str = "",
 ) -> Appointment:
     """An appointment without a slot, in the calendar's additional list for ``day``."""
     patient = _validate_subject(calendar, patient_id, text)
     if start is not None and end is not None and end <= start:
         raise InvalidInput(_("The end must lie after the start."))
     appt = Appointment.objects.create(
-        calendar=calendar, column=None, day=day, patient=patient, text=text.strip(),
-        reason=reason.strip(), start=start, end=end, origin=origin, flagged=flagged,
+        calendar=calendar,
+        column=None,
+        day=day,
+        patient=patient,
+        text=text.strip(),
+        reason=reason.strip(),
+        start=start,
+        end=end,
+        origin=origin,
+        flagged=flagged,
         flag_reason=flag_reason,
     )
-    audit.record(actor=actor, action="add_additional", appointment=appt,
-                 summary=f"added to {_label(appt)}")
+    audit.record(
+        actor=actor, action="add_additional", appointment=appt, summary=f"added to {_label(appt)}"
+    )
     return appt
 
 
 def update_appointment(
-    *, actor: Actor, appointment_id: int, patient_id: int | None = None,
-    text: str | None = None, reason: str | None = None, clear_patient: bool = False,
+    *,
+    actor: Actor,
+    appointment_id: int,
+    patient_id: int | None = None,
+    text: str | None = None,
+    reason: str | None = None,
+    clear_patient: bool = False,
     clear_flag: bool = False,
 ) -> Appointment:
     """Change who or what an appointment is for; its time stays."""
@@ -172,8 +208,9 @@ def delete_appointment(*, actor: Actor, appointment_id: int) -> None:
         if appt.column_id is not None:
             change.lock(appt.column_id)
         _release(change, appt)
-        audit.record(actor=actor, action="delete", appointment=appt,
-                     summary=f"deleted from {_label(appt)}")
+        audit.record(
+            actor=actor, action="delete", appointment=appt, summary=f"deleted from {_label(appt)}"
+        )
         appt.delete()
 
 
@@ -198,8 +235,12 @@ def extend_appointment(*, actor: Actor, appointment_id: int) -> Appointment:
         _occupy(appt, [*held, nxt])
         appt.save(update_fields=["start", "end", "updated_at"])
         change.touch(column.pk, appt.day)
-        audit.record(actor=actor, action="extend", appointment=appt,
-                     summary=f"extended to {len(held) + 1} slots at {_label(appt)}")
+        audit.record(
+            actor=actor,
+            action="extend",
+            appointment=appt,
+            summary=f"extended to {len(held) + 1} slots at {_label(appt)}",
+        )
     return appt
 
 
@@ -221,8 +262,12 @@ def shorten_appointment(*, actor: Actor, appointment_id: int) -> Appointment:
         appt.start, appt.end = min(c.start for c in rest), max(c.end for c in rest)
         appt.save(update_fields=["start", "end", "updated_at"])
         change.touch(column.pk, appt.day)
-        audit.record(actor=actor, action="shorten", appointment=appt,
-                     summary=f"shortened to {len(rest)} slot(s) at {_label(appt)}")
+        audit.record(
+            actor=actor,
+            action="shorten",
+            appointment=appt,
+            summary=f"shortened to {len(rest)} slot(s) at {_label(appt)}",
+        )
     return appt
 
 
@@ -244,8 +289,9 @@ def move_appointment(*, actor: Actor, appointment_id: int, slot_id: int) -> Appo
         change.lock(*(c for c in (column.pk, appt.column_id) if c is not None))
         count = max(1, Slot.objects.filter(appointment=appt).count())
         try:
-            run = run_from(load_cells(column, target.day), target.pk, count,
-                           own_appointment=appt.pk)
+            run = run_from(
+                load_cells(column, target.day), target.pk, count, own_appointment=appt.pk
+            )
         except RunError as exc:
             raise _run_error(exc) from None
         _release(change, appt)
@@ -253,8 +299,12 @@ def move_appointment(*, actor: Actor, appointment_id: int, slot_id: int) -> Appo
         _occupy(appt, run)
         appt.save(update_fields=["column", "day", "start", "end", "updated_at"])
         change.touch(column.pk, target.day)
-        audit.record(actor=actor, action="move", appointment=appt,
-                     summary=f"moved from {before} to {_label(appt)}")
+        audit.record(
+            actor=actor,
+            action="move",
+            appointment=appt,
+            summary=f"moved from {before} to {_label(appt)}",
+        )
     return appt
 
 
@@ -269,6 +319,10 @@ def move_to_additional_list(*, actor: Actor, appointment_id: int) -> Appointment
         _release(change, appt)
         appt.column = None
         appt.save(update_fields=["column", "updated_at"])
-        audit.record(actor=actor, action="move", appointment=appt,
-                     summary=f"moved from {before} to the additional list")
+        audit.record(
+            actor=actor,
+            action="move",
+            appointment=appt,
+            summary=f"moved from {before} to the additional list",
+        )
     return appt

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 from termin360.practice.models import Appointment, AuditEntry
 
 
 def record(
-    *, actor: AbstractBaseUser | AnonymousUser | None, action: str, appointment: Appointment,
+    *,
+    actor: User | AnonymousUser | None,
+    action: str,
+    appointment: Appointment,
     summary: str,
 ) -> None:
     user = actor if actor is not None and actor.is_authenticated else None

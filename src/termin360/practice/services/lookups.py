@@ -42,9 +42,9 @@ def slot_by_id(slot_id: int) -> Slot:
 
 def appointment_by_id(appointment_id: int) -> Appointment:
     try:
-        return Appointment.objects.select_related(
-            "calendar__location", "column", "patient"
-        ).get(pk=appointment_id)
+        return Appointment.objects.select_related("calendar__location", "column", "patient").get(
+            pk=appointment_id
+        )
     except Appointment.DoesNotExist:
         raise NotFound(
             _("There is no appointment with id %(id)s.") % {"id": appointment_id}

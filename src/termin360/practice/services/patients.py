@@ -12,8 +12,17 @@ from termin360.core.names import normalize_name
 from termin360.practice.models import Patient
 from termin360.practice.services.lookups import location_by_id, patient_by_id
 
-EDITABLE = ("last_name", "first_name", "date_of_birth", "phone", "email", "street",
-            "postcode", "city", "insurance")
+EDITABLE = (
+    "last_name",
+    "first_name",
+    "date_of_birth",
+    "phone",
+    "email",
+    "street",
+    "postcode",
+    "city",
+    "insurance",
+)
 
 
 def _validate(patient: Patient) -> None:
@@ -27,7 +36,9 @@ def _validate(patient: Patient) -> None:
         raise InvalidInput(_("Unknown insurance type."), code="insurance")
     patient.last_name = patient.last_name.strip()
     patient.first_name = patient.first_name.strip()
-    patient.search_name = f"{normalize_name(patient.last_name)} {normalize_name(patient.first_name)}"
+    patient.search_name = (
+        f"{normalize_name(patient.last_name)} {normalize_name(patient.first_name)}"
+    )
 
 
 def create_patient(*, location_id: int, **fields: Any) -> Patient:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, time
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.utils.translation import gettext as _
 
 from termin360.core.errors import Conflict, InvalidInput, NotFound
@@ -15,8 +15,14 @@ from termin360.practice.services.occupancy import occupancy_change
 
 
 def create_reservation(
-    *, actor: AbstractBaseUser | AnonymousUser | None, calendar: Calendar,
-    column_numbers: list[int], first_day: date, last_day: date, start: time, end: time,
+    *,
+    actor: User | AnonymousUser | None,
+    calendar: Calendar,
+    column_numbers: list[int],
+    first_day: date,
+    last_day: date,
+    start: time,
+    end: time,
     reason: str,
 ) -> Reservation:
     """Block ``start``–``end`` on every day from ``first_day`` to ``last_day`` in the columns.
@@ -46,10 +52,17 @@ def create_reservation(
             iv = rng.interval_on(day, tz)
             if iv is None:
                 continue
-            clash = Slot.objects.filter(
-                column__in=columns, day=day, appointment__isnull=False,
-                start__lt=iv.end, end__gt=iv.start,
-            ).select_related("column").first()
+            clash = (
+                Slot.objects.filter(
+                    column__in=columns,
+                    day=day,
+                    appointment__isnull=False,
+                    start__lt=iv.end,
+                    end__gt=iv.start,
+                )
+                .select_related("column")
+                .first()
+            )
             if clash is not None:
                 local = clash.start.astimezone(tz)
                 raise Conflict(
@@ -58,7 +71,11 @@ def create_reservation(
                     code="appointment_in_range",
                 )
         reservation = Reservation.objects.create(
-            calendar=calendar, first_day=first_day, last_day=last_day, start=start, end=end,
+            calendar=calendar,
+            first_day=first_day,
+            last_day=last_day,
+            start=start,
+            end=end,
             reason=reason.strip(),
             created_by=actor if actor is not None and actor.is_authenticated else None,
         )
@@ -75,8 +92,12 @@ def delete_reservation(*, reservation_id: int) -> None:
         raise NotFound(
             _("There is no reservation with id %(id)s.") % {"id": reservation_id}
         ) from None
-    rng = ReservationRange(first_day=reservation.first_day, last_day=reservation.last_day,
-                           start=reservation.start, end=reservation.end)
+    rng = ReservationRange(
+        first_day=reservation.first_day,
+        last_day=reservation.last_day,
+        start=reservation.start,
+        end=reservation.end,
+    )
     columns = list(reservation.columns.all())
     with occupancy_change() as change:
         change.lock(*columns)

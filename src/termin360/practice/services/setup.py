@@ -64,8 +64,13 @@ def set_template(*, column: Column, rules: list[grid.TemplateRule]) -> list[Temp
     with transaction.atomic():
         TemplateRule.objects.filter(column=column).delete()
         return TemplateRule.objects.bulk_create(
-            TemplateRule(column=column, weekday=r.weekday, start=r.start, end=r.end,
-                         slot_minutes=r.slot_minutes)
+            TemplateRule(
+                column=column,
+                weekday=r.weekday,
+                start=r.start,
+                end=r.end,
+                slot_minutes=r.slot_minutes,
+            )
             for r in rules
         )
 
@@ -95,8 +100,9 @@ def generate_grid(*, column: Column, first: date, last: date) -> int:
     with occupancy_change() as change:
         change.lock(column)
         existing = set(
-            Slot.objects.filter(column=column, day__gte=first, day__lte=last)
-            .values_list("start", flat=True)
+            Slot.objects.filter(column=column, day__gte=first, day__lte=last).values_list(
+                "start", flat=True
+            )
         )
         new = [s for s in wanted if s.start not in existing]
         Slot.objects.bulk_create(

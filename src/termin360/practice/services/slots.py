@@ -10,6 +10,7 @@ from termin360.practice.models import Slot
 from termin360.practice.services.lookups import slot_by_id
 from termin360.practice.services.occupancy import occupancy_change
 
+
 def _message(code: str) -> str:
     return {
         "slot_has_appointment": _("The slot holds an appointment; delete or move it first."),
@@ -20,8 +21,10 @@ def _message(code: str) -> str:
 
 def _facts(slot: Slot) -> rules.SlotFacts:
     return rules.SlotFacts(
-        appointment_id=slot.appointment_id, annotated=slot.annotated,
-        annotation=slot.annotation, note=slot.note,
+        appointment_id=slot.appointment_id,
+        annotated=slot.annotated,
+        annotation=slot.annotation,
+        note=slot.note,
     )
 
 

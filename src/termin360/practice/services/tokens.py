@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from termin360.practice.models import StaffToken
@@ -16,13 +16,13 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def issue_token(*, user: AbstractBaseUser) -> str:
+def issue_token(*, user: User) -> str:
     key = "t360p_" + secrets.token_urlsafe(32)
     StaffToken.objects.create(user=user, key_hash=_digest(key), prefix=key[6:14])
     return key
 
 
-def user_for_token(key: str) -> AbstractBaseUser | None:
+def user_for_token(key: str) -> User | None:
     token = (
         StaffToken.objects.select_related("user")
         .filter(key_hash=_digest(key), user__is_active=True)
@@ -34,6 +34,6 @@ def user_for_token(key: str) -> AbstractBaseUser | None:
     return token.user
 
 
-def revoke_tokens(*, user: AbstractBaseUser) -> int:
+def revoke_tokens(*, user: User) -> int:
     deleted, _ = StaffToken.objects.filter(user=user).delete()
     return deleted
