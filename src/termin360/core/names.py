@@ -14,6 +14,9 @@ def normalize_name(name: str) -> str:
     Used for search and for matching an online patient to a practice record
     (SPEC S6): lower-cased, accents removed, inner runs of spaces collapsed.
     """
-    folded = unicodedata.normalize("NFKD", name.casefold().translate(_FOLD))
+    # Decompose before case-folding too: a compatibility character can decompose into
+    # a capital ("ℌ" → "H"), which would otherwise survive into the result.
+    decomposed = unicodedata.normalize("NFKD", name)
+    folded = unicodedata.normalize("NFKD", decomposed.casefold().translate(_FOLD))
     stripped = "".join(ch for ch in folded if not unicodedata.combining(ch))
     return " ".join(stripped.split())

@@ -33,6 +33,22 @@ def local_to_utc(day: date, at: time, tz: ZoneInfo) -> datetime | None:
     return as_utc
 
 
+def first_instant_at_or_after(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """Like :func:`local_to_utc`, but a time inside the spring-forward gap gives the gap's end.
+
+    Used where a local time marks the *end* of something: "until 02:15" on a day
+    whose clock jumps from 02:00 to 03:00 means "until the jump".
+    """
+    probe = datetime.combine(day, at)
+    # Gaps are whole minutes and at most a day long (Pacific/Apia skipped 2011-12-30).
+    for _ in range(24 * 60 + 1):
+        instant = local_to_utc(probe.date(), probe.time(), tz)
+        if instant is not None:
+            return instant
+        probe += timedelta(minutes=1)
+    raise ValueError(f"no existing local time within a day after {day} {at} in {tz}")
+
+
 def utc_to_local(instant: datetime, tz: ZoneInfo) -> datetime:
     if instant.tzinfo is None:
         raise ValueError("naive datetime: store and pass UTC-aware datetimes only")

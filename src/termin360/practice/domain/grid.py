@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from termin360.core.timezones import local_to_utc
+from termin360.core.timezones import first_instant_at_or_after, local_to_utc
 
 MIN_SLOT_MINUTES = 5
 MAX_SLOT_MINUTES = 240
@@ -76,7 +76,9 @@ def generate_grid(
     """All slots from ``first`` to ``last`` (inclusive), sorted by start.
 
     A slot whose local start does not exist that day is left out; a slot whose
-    local start happens twice is placed once (at the first occurrence).
+    local start happens twice is placed once (at the first occurrence). A slot
+    the spring-forward jump falls into is shorter than the slot length, so that
+    it ends where the next slot starts.
     """
     if last < first:
         raise ValueError("the last day lies before the first")
@@ -92,7 +94,12 @@ def generate_grid(
                 start = local_to_utc(day, local_start, tz)
                 if start is None:
                     continue
-                slots.append(GridSlot(start=start, end=start + length, day=day))
+                # A slot lasts its length, except when the clock jumps forward inside it:
+                # then it ends where the next wall-clock slot begins (its end in local
+                # time), so that the slots of a column never overlap.
+                wall_end = datetime.combine(day, local_start) + length
+                end = min(start + length, first_instant_at_or_after(day, wall_end.time(), tz))
+                slots.append(GridSlot(start=start, end=end, day=day))
         day += timedelta(days=1)
     slots.sort()
     # Two overlapping rules must not produce the same start twice.
