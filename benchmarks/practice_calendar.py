@@ -24,7 +24,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
-
 from tests.conftest import free_port
 
 
