@@ -113,3 +113,22 @@ def test_demo_command_serves_the_practice_calendar_with_demo_data(tmp_path: Path
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+@pytest.mark.parametrize("role", ["practice", "portal"])
+def test_production_settings_pass_djangos_deployment_checklist(role: str, tmp_path: Path) -> None:
+    env = dict(
+        os.environ,
+        TERMIN360_DATA_DIR=str(tmp_path),
+        TERMIN360_HTTPS="true",
+        DJANGO_SETTINGS_MODULE=f"termin360.deploy.{role}.settings",
+    )
+    env.pop("TERMIN360_DEBUG", None)
+    r = subprocess.run(
+        [sys.executable, "-m", "django", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -89,7 +89,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if HTTPS:
     SECURE_HSTS_SECONDS = 31536000
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^health$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HSTS for subdomains and the preload list are the domain owner's decision, not ours.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 
 # Patient data never goes to the logs: log levels and names only, no request bodies.
 LOGGING: dict[str, Any] = {
