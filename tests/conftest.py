@@ -252,3 +252,74 @@ def practice_server(transactional_db: None, tmp_path: Path) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# --------------------------------------------------------------------------- helpers for API tests
+
+
+def slot_id(p: Practice, column: int, day: date, at: str) -> int:
+    """The id of the slot of column number ``column`` starting at local ``at`` ("09:15")."""
+    from zoneinfo import ZoneInfo
+
+    from termin360.core.timezones import local_to_utc
+    from termin360.practice.models import Slot
+
+    start = local_to_utc(day, time.fromisoformat(at), ZoneInfo(p.location.time_zone))
+    return int(Slot.objects.get(column=p.columns[column], start=start).pk)
+
+
+def slot_state(api: Api, slot: int) -> dict[str, Any]:
+    """The slot as the API shows it (state, reserved, note, annotation, appointment_id)."""
+    r = api.get(f"/slots/{slot}")
+    assert r.status_code == 200, r.content
+    return dict(r.json())
+
+
+def book(api: Api, slot: int, **body: Any) -> Any:
+    """POST /appointments on ``slot`` with a free text unless a patient or text is given."""
+    payload: dict[str, Any] = {"slot_id": slot, **body}
+    if "patient_id" not in body and "text" not in body:
+        payload["text"] = "Kontrolle"
+    return api.post("/appointments", payload)
+
+
+def booked(api: Api, slot: int, **body: Any) -> dict[str, Any]:
+    r = book(api, slot, **body)
+    assert r.status_code == 201, r.content
+    return dict(r.json())
+
+
+def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    """A clean API error: the status, a JSON body with ``code`` and a non-empty ``detail``."""
+    assert response.status_code == status, (response.status_code, response.content)
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    body = dict(response.json())
+    assert isinstance(body.get("code"), str) and body["code"], body
+    assert isinstance(body.get("detail"), str) and body["detail"].strip(), body
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
+# --------------------------------------------------------------------------- fast password hashing
+
+
+from django.contrib.auth.hashers import Argon2PasswordHasher  # noqa: E402
+
+
+class QuickArgon2PasswordHasher(Argon2PasswordHasher):
+    """Argon2 at minimal cost, for tests: hashing the practice's passwords would otherwise
+    dominate the suite's time. The cost is part of each hash, so a real server process
+    (with the default hasher) verifies these hashes as well."""
+
+    time_cost = 1
+    memory_cost = 8
+    parallelism = 1
+
+
+@pytest.fixture(autouse=True)
+def _quick_password_hashing(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = [
+        "tests.conftest.QuickArgon2PasswordHasher",
+        *settings.PASSWORD_HASHERS,
+    ]

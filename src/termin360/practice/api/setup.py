@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.http import HttpRequest
 from ninja import Router
 
@@ -65,7 +67,7 @@ def create_column(
 @router.get("/calendars/{number}/columns/{column}/template", response=list[schemas.TemplateRuleIO])
 def get_template(request: HttpRequest, number: int, column: int) -> list[schemas.TemplateRuleIO]:
     col = column_by_number(calendar_by_number(number), column)
-    return [schemas.TemplateRuleIO(**r.__dict__) for r in _rules(services.template_of(col))]
+    return [schemas.TemplateRuleIO(**asdict(r)) for r in _rules(services.template_of(col))]
 
 
 def _rules(rules: list[TemplateRule]) -> list[TemplateRule]:
@@ -81,7 +83,7 @@ def put_template(
     col = column_by_number(calendar_by_number(number), column)
     rules = [TemplateRule(**r.dict()) for r in payload]
     services.set_template(column=col, rules=rules)
-    return [schemas.TemplateRuleIO(**r.__dict__) for r in _rules(rules)]
+    return [schemas.TemplateRuleIO(**asdict(r)) for r in _rules(rules)]
 
 
 @router.post("/calendars/{number}/grid", response=list[schemas.GridOut])
@@ -100,7 +102,7 @@ def generate_grid(
     for col in cols:
         if payload.rebuild:
             result = services.rebuild_grid(
-                column=col, first=payload.first_day, last=payload.last_day
+                column=col, first=payload.first_day, last=payload.last_day, actor=request.user
             )
             out.append(schemas.GridOut(column=col.number, **result))
         else:

@@ -9,7 +9,6 @@ forgotten lock could not give one slot to two appointments.
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.utils.translation import gettext as _
@@ -62,14 +61,6 @@ def _validate_subject(calendar: Calendar, patient_id: int | None, text: str) -> 
     elif not text.strip():
         raise InvalidInput(_("An appointment needs a patient or a text."), code="patient_or_text")
     return patient
-
-
-def _label(appt: Appointment) -> str:
-    tz = ZoneInfo(appt.calendar.location.time_zone)
-    if appt.column_id is None or appt.start is None:
-        return f"additional list {appt.day:%Y-%m-%d}"
-    assert appt.column is not None
-    return f"column {appt.column.number} {appt.start.astimezone(tz):%Y-%m-%d %H:%M}"
 
 
 def _occupy(appt: Appointment, run: list[GridCell]) -> None:
@@ -130,7 +121,7 @@ def book_appointment(
             actor=actor,
             action="book",
             appointment=appt,
-            summary=f"booked {_label(appt)}, {slot_count} slot(s)",
+            summary=f"booked {audit.label(appt)}, {slot_count} slot(s)",
         )
     return appt
 
@@ -167,7 +158,10 @@ def add_to_additional_list(
         flag_reason=flag_reason,
     )
     audit.record(
-        actor=actor, action="add_additional", appointment=appt, summary=f"added to {_label(appt)}"
+        actor=actor,
+        action="add_additional",
+        appointment=appt,
+        summary=f"added to {audit.label(appt)}",
     )
     return appt
 
@@ -209,7 +203,10 @@ def delete_appointment(*, actor: Actor, appointment_id: int) -> None:
             change.lock(appt.column_id)
         _release(change, appt)
         audit.record(
-            actor=actor, action="delete", appointment=appt, summary=f"deleted from {_label(appt)}"
+            actor=actor,
+            action="delete",
+            appointment=appt,
+            summary=f"deleted from {audit.label(appt)}",
         )
         appt.delete()
 
@@ -239,7 +236,7 @@ def extend_appointment(*, actor: Actor, appointment_id: int) -> Appointment:
             actor=actor,
             action="extend",
             appointment=appt,
-            summary=f"extended to {len(held) + 1} slots at {_label(appt)}",
+            summary=f"extended to {len(held) + 1} slots at {audit.label(appt)}",
         )
     return appt
 
@@ -266,7 +263,7 @@ def shorten_appointment(*, actor: Actor, appointment_id: int) -> Appointment:
             actor=actor,
             action="shorten",
             appointment=appt,
-            summary=f"shortened to {len(rest)} slot(s) at {_label(appt)}",
+            summary=f"shortened to {len(rest)} slot(s) at {audit.label(appt)}",
         )
     return appt
 
@@ -284,7 +281,7 @@ def move_appointment(*, actor: Actor, appointment_id: int, slot_id: int) -> Appo
         raise InvalidInput(
             _("An appointment can only be moved within its calendar."), code="other_calendar"
         )
-    before = _label(appt)
+    before = audit.label(appt)
     with occupancy_change() as change:
         change.lock(*(c for c in (column.pk, appt.column_id) if c is not None))
         count = max(1, Slot.objects.filter(appointment=appt).count())
@@ -303,7 +300,7 @@ def move_appointment(*, actor: Actor, appointment_id: int, slot_id: int) -> Appo
             actor=actor,
             action="move",
             appointment=appt,
-            summary=f"moved from {before} to {_label(appt)}",
+            summary=f"moved from {before} to {audit.label(appt)}",
         )
     return appt
 
@@ -313,7 +310,7 @@ def move_to_additional_list(*, actor: Actor, appointment_id: int) -> Appointment
     appt = appointment_by_id(appointment_id)
     if appt.column_id is None:
         return appt
-    before = _label(appt)
+    before = audit.label(appt)
     with occupancy_change() as change:
         change.lock(appt.column_id)
         _release(change, appt)

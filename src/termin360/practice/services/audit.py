@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from django.contrib.auth.models import AnonymousUser, User
 
 from termin360.practice.models import Appointment, AuditEntry
@@ -23,3 +25,12 @@ def record(
         calendar_number=appointment.calendar.number,
         summary=summary[:300],
     )
+
+
+def label(appt: Appointment) -> str:
+    """Where the appointment sits, for a summary: "column 2 2026-03-02 09:15"."""
+    tz = ZoneInfo(appt.calendar.location.time_zone)
+    if appt.column_id is None or appt.start is None:
+        return f"additional list {appt.day:%Y-%m-%d}"
+    assert appt.column is not None
+    return f"column {appt.column.number} {appt.start.astimezone(tz):%Y-%m-%d %H:%M}"

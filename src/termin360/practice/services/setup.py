@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
@@ -13,6 +14,7 @@ from termin360.core.errors import Conflict, InvalidInput
 from termin360.core.timezones import local_to_utc
 from termin360.practice.domain import grid
 from termin360.practice.models import Appointment, Calendar, Column, Location, Slot, TemplateRule
+from termin360.practice.services import audit
 from termin360.practice.services.lookups import location_by_id
 from termin360.practice.services.occupancy import occupancy_change
 
@@ -22,7 +24,8 @@ MAX_GRID_DAYS = 400
 def create_location(*, name: str, address: str = "", time_zone: str = "Europe/Berlin") -> Location:
     try:
         ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a name like "Europe" is a folder of the zone database, not a zone.
         raise InvalidInput(_("Unknown time zone %(tz)s.") % {"tz": time_zone}) from None
     if not name.strip():
         raise InvalidInput(_("A location needs a name."))
@@ -113,7 +116,9 @@ def generate_grid(*, column: Column, first: date, last: date) -> int:
     return len(new)
 
 
-def rebuild_grid(*, column: Column, first: date, last: date) -> dict[str, int]:
+def rebuild_grid(
+    *, column: Column, first: date, last: date, actor: User | AnonymousUser | None = None
+) -> dict[str, int]:
     """Make the grid from ``first`` to ``last`` match the template (edit a year's grid).
 
     Slots the template no longer has are removed. An appointment on such a slot
@@ -129,12 +134,21 @@ def rebuild_grid(*, column: Column, first: date, last: date) -> dict[str, int]:
         have = {s.start: s for s in current}
         stale = [s for s in current if s.start not in wanted or s.end != wanted[s.start].end]
         displaced = {s.appointment_id for s in stale if s.appointment_id is not None}
-        for appt in Appointment.objects.filter(pk__in=displaced):
+        for appt in Appointment.objects.filter(pk__in=displaced).select_related(
+            "calendar__location", "column"
+        ):
+            before = audit.label(appt)
             Slot.objects.filter(appointment=appt).update(appointment=None)
             appt.column = None
             appt.flagged = True
             appt.flag_reason = "grid_changed"
             appt.save(update_fields=["column", "flagged", "flag_reason", "updated_at"])
+            audit.record(
+                actor=actor,
+                action="grid_changed",
+                appointment=appt,
+                summary=f"slot removed from the grid; moved from {before} to the additional list",
+            )
             moved += 1
         Slot.objects.filter(pk__in=[s.pk for s in stale]).delete()
         stale_starts = {s.start for s in stale}
