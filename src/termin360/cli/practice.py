@@ -29,27 +29,38 @@ WEEKDAYS = {
     "th": 3,
     "su": 6,
 }
-RULE = re.compile(
-    r"^(?P<d1>[a-z]{2})(?:-(?P<d2>[a-z]{2}))?\s+(?P<t1>\d{1,2}:\d{2})-(?P<t2>\d{1,2}:\d{2})"
-    r"/(?P<m>\d+)$"
-)
+RULE = re.compile(r"^(?P<days>[a-z,\-]+)\s+(?P<t1>\d{1,2}:\d{2})-(?P<t2>\d{1,2}:\d{2})/(?P<m>\d+)$")
+RULE_HELP = "erwartet z. B. 'Mo-Fr 08:00-12:00/15' oder 'Mo,Di,Do 14:00-18:00/15'"
+
+
+def _days(spec: str, text: str) -> list[int]:
+    days: list[int] = []
+    for part in spec.split(","):
+        first, _, last = part.partition("-")
+        if first not in WEEKDAYS or (last and last not in WEEKDAYS):
+            raise typer.BadParameter(f"{text!r}: {RULE_HELP}")
+        a, b = WEEKDAYS[first], WEEKDAYS[last or first]
+        if b < a:
+            raise typer.BadParameter(f"{text!r}: der letzte Tag liegt vor dem ersten")
+        days.extend(range(a, b + 1))
+    return sorted(set(days))
 
 
 def parse_rule(text: str) -> list[tuple[int, time, time, int]]:
-    """``"Mo-Fr 08:00-12:00/15"`` → one rule per weekday."""
+    """``"Mo-Fr 08:00-12:00/15"`` or ``"Mo,Di,Do 14:00-18:00/15"`` → one rule per weekday."""
     m = RULE.match(text.strip().lower())
-    if not m or m["d1"] not in WEEKDAYS or (m["d2"] and m["d2"] not in WEEKDAYS):
-        raise typer.BadParameter(
-            f"{text!r}: erwartet z. B. 'Mo-Fr 08:00-12:00/15' (Tage, Uhrzeit von-bis, Minuten)"
-        )
-    first, last = WEEKDAYS[m["d1"]], WEEKDAYS[m["d2"] or m["d1"]]
-    if last < first:
-        raise typer.BadParameter(f"{text!r}: der letzte Tag liegt vor dem ersten")
+    if not m:
+        raise typer.BadParameter(f"{text!r}: {RULE_HELP}")
     try:
         start, end = time.fromisoformat(m["t1"].zfill(5)), time.fromisoformat(m["t2"].zfill(5))
     except ValueError:
         raise typer.BadParameter(f"{text!r}: ungültige Uhrzeit") from None
-    return [(d, start, end, int(m["m"])) for d in range(first, last + 1)]
+    if end <= start:
+        raise typer.BadParameter(f"{text!r}: das Ende liegt nicht nach dem Beginn")
+    minutes = int(m["m"])
+    if not 5 <= minutes <= 240:
+        raise typer.BadParameter(f"{text!r}: Terminlänge 5 bis 240 Minuten")
+    return [(d, start, end, minutes) for d in _days(m["days"], text)]
 
 
 @app.command()
