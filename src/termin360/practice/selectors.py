@@ -147,7 +147,13 @@ def search_patients(
         qs = qs.filter(date_of_birth=date_of_birth)
     terms = normalize_name(query.replace(",", " ")).split()
     for term in terms:
-        qs = qs.filter(Q(search_name__startswith=term) | Q(search_name__contains=" " + term))
+        # a term matches the start of any name part; parts of a double name count ("Lüd"
+        # finds "Müller-Lüdenscheidt")
+        qs = qs.filter(
+            Q(search_name__startswith=term)
+            | Q(search_name__contains=" " + term)
+            | Q(search_name__contains="-" + term)
+        )
     return qs.order_by("last_name", "first_name", "date_of_birth")[:limit]
 
 

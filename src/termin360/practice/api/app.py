@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer, django_auth
 
 from termin360.core.errors import ApplicationError
@@ -29,6 +31,21 @@ class StaffToken(HttpBearer):
         return user
 
 
+class MalformedBody(ValueError):
+    """The request body is not JSON (truncated, form-encoded, binary, …)."""
+
+
+class JsonBodyParser(Parser):
+    """django-ninja's JSON parser, with its failure recognisable: ninja turns any parser
+    error into a bare 400 "Cannot parse request body"; we answer with our own code."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        try:
+            return json.loads(request.body)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise MalformedBody(str(exc)) from exc
+
+
 api = NinjaAPI(
     title="termin360 practice calendar API",
     version="1",
@@ -39,6 +56,7 @@ api = NinjaAPI(
     ),
     auth=[StaffToken(), django_auth],
     urls_namespace="practice-api",
+    parser=JsonBodyParser(),
 )
 
 
@@ -69,7 +87,18 @@ def authentication_error(request: HttpRequest, exc: AuthenticationError) -> Http
 
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, MalformedBody):
+        return _error(request, 400, "malformed_body", _("The request body is not valid JSON."))
     return _error(request, exc.status_code, "error", str(exc))
+
+
+@api.exception_handler(Exception)
+def unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A bug: logged with its traceback; the client still gets the API's error shape."""
+    log.exception("unexpected error in %s %s", request.method, request.path)
+    return _error(
+        request, 500, "server_error", _("Something went wrong on our side. Please try again.")
+    )
 
 
 from termin360.practice.api import (  # noqa: E402  (routers register on the api above)

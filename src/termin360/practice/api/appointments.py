@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.http import HttpRequest
 from ninja import Router
 
@@ -59,7 +57,9 @@ def add_additional(
 
 
 @router.get("/calendars/{number}/additional/{day}", response=list[schemas.AppointmentOut])
-def additional_list(request: HttpRequest, number: int, day: date) -> list[schemas.AppointmentOut]:
+def additional_list(
+    request: HttpRequest, number: int, day: schemas.CalendarDay
+) -> list[schemas.AppointmentOut]:
     """The additional list (Zusatzliste) of a calendar and day."""
     cal = calendar_by_number(number)
     return [appointment_out(a) for a in selectors.additional_list(cal, day)]
@@ -120,8 +120,11 @@ def move(
 
 @router.get("/appointments/{appointment_id}/history", response=list[schemas.AuditOut])
 def history(request: HttpRequest, appointment_id: int) -> list[schemas.AuditOut]:
-    """The audit trail: who changed this appointment when."""
+    """The audit trail: who changed this appointment when — also after it was deleted."""
+    entries = list(selectors.appointment_history(appointment_id))
+    if not entries:
+        appointment_by_id(appointment_id)  # 404 for an id that never existed
     return [
         schemas.AuditOut(at=e.at, actor=e.actor_name, action=e.action, summary=e.summary)
-        for e in selectors.appointment_history(appointment_id)
+        for e in entries
     ]

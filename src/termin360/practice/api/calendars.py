@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 
@@ -22,7 +20,7 @@ class ColumnFilter(Schema):
 
 @router.get("/calendars/{number}/days/{day}", response=schemas.DayOut)
 def get_day(
-    request: HttpRequest, number: int, day: date, filters: Query[ColumnFilter]
+    request: HttpRequest, number: int, day: schemas.CalendarDay, filters: Query[ColumnFilter]
 ) -> schemas.DayOut:
     """All columns of the day side by side, with reservations and the additional list."""
     view = selectors.day_view(calendar_by_number(number), day, filters.columns)
@@ -31,7 +29,7 @@ def get_day(
 
 @router.get("/calendars/{number}/weeks/{day}", response=list[schemas.DayOut])
 def get_week(
-    request: HttpRequest, number: int, day: date, filters: Query[ColumnFilter]
+    request: HttpRequest, number: int, day: schemas.CalendarDay, filters: Query[ColumnFilter]
 ) -> list[schemas.DayOut]:
     """Monday to Sunday of the week that contains ``day``."""
     return [

@@ -28,6 +28,12 @@ def zone_of(calendar: Calendar) -> ZoneInfo:
 
 def to_utc(value: datetime, tz: ZoneInfo) -> datetime:
     """An aware datetime as it is; a naive one as wall time in ``tz``."""
+    if not schemas.FIRST_DAY <= value.date() <= schemas.LAST_DAY:
+        raise InvalidInput(
+            _("Dates must lie between %(first)s and %(last)s.")
+            % {"first": schemas.FIRST_DAY.year, "last": schemas.LAST_DAY.year},
+            code="out_of_range",
+        )
     if value.tzinfo is not None:
         return value
     instant = local_to_utc(value.date(), value.time(), tz)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router
 from pydantic import Field
 
 from termin360.practice import selectors
@@ -17,7 +17,7 @@ from termin360.practice.services.lookups import patient_by_id
 router = Router(tags=["patients"])
 
 
-class PatientSearch(Schema):
+class PatientSearch(schemas.Input):
     q: str = Field("", max_length=100, description="name parts, e.g. 'müller han'")
     date_of_birth: date | None = None
     location_id: int | None = None

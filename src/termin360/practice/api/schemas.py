@@ -4,13 +4,32 @@ zone with their UTC offset; times coming in may carry an offset or be local wall
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 Insurance = Literal["gkv", "pkv", "self"]
 SlotStateName = Literal["free", "note", "annotation", "appointment"]
+
+# The days a practice calendar can hold. Outside, date arithmetic (the day after, the
+# week around) would overflow; nobody books for the year 9999.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2199, 12, 31)
+CalendarDay = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+
+
+class Input(Schema):
+    """Base of request bodies and query parameters: no text may carry a NUL character
+    (PostgreSQL cannot store one, so it would fail late instead of being refused)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            raise ValueError("text must not contain NUL characters")
+        return value
 
 
 class ErrorOut(Schema):
@@ -18,7 +37,7 @@ class ErrorOut(Schema):
     detail: str
 
 
-class TokenIn(Schema):
+class TokenIn(Input):
     username: str = Field(max_length=150)
     password: str = Field(max_length=200)
 
@@ -32,7 +51,7 @@ class MeOut(Schema):
     is_admin: bool
 
 
-class LocationIn(Schema):
+class LocationIn(Input):
     name: str = Field(min_length=1, max_length=120)
     address: str = Field("", max_length=250)
     time_zone: str = Field("Europe/Berlin", max_length=64)
@@ -45,7 +64,7 @@ class LocationOut(Schema):
     time_zone: str
 
 
-class ColumnIn(Schema):
+class ColumnIn(Input):
     number: int = Field(ge=1, le=999)
     name: str = Field(min_length=1, max_length=120)
 
@@ -55,7 +74,7 @@ class ColumnOut(Schema):
     name: str
 
 
-class CalendarIn(Schema):
+class CalendarIn(Input):
     number: int = Field(ge=1, le=9999)
     name: str = Field(min_length=1, max_length=120)
     location_id: int
@@ -68,7 +87,7 @@ class CalendarOut(Schema):
     columns: list[ColumnOut]
 
 
-class TemplateRuleIO(Schema):
+class TemplateRuleIO(Input):
     weekday: int = Field(ge=0, le=6, description="0 = Monday … 6 = Sunday")
     start: time
     end: time
@@ -81,9 +100,9 @@ class TemplateRuleIO(Schema):
         return self
 
 
-class GridIn(Schema):
-    first_day: date
-    last_day: date
+class GridIn(Input):
+    first_day: CalendarDay
+    last_day: CalendarDay
     columns: list[int] | None = Field(None, description="column numbers; all when omitted")
     rebuild: bool = Field(
         False,
@@ -99,8 +118,8 @@ class GridOut(Schema):
     moved_to_additional_list: int = 0
 
 
-class SlotIn(Schema):
-    day: date
+class SlotIn(Input):
+    day: CalendarDay
     start: time
     minutes: int = Field(ge=5, le=240)
 
@@ -155,7 +174,7 @@ class DayOut(Schema):
     additional: list[AppointmentOut]
 
 
-class SlotRef(Schema):
+class SlotRef(Input):
     """A slot, either by id or by column and local start time."""
 
     slot_id: int | None = None
@@ -177,9 +196,9 @@ class BookIn(SlotRef):
     reason: str = Field("", max_length=200)
 
 
-class AdditionalIn(Schema):
+class AdditionalIn(Input):
     calendar: int
-    day: date
+    day: CalendarDay
     patient_id: int | None = None
     text: str = Field("", max_length=200)
     reason: str = Field("", max_length=200)
@@ -187,7 +206,7 @@ class AdditionalIn(Schema):
     end: datetime | None = None
 
 
-class AppointmentPatch(Schema):
+class AppointmentPatch(Input):
     patient_id: int | None = None
     clear_patient: bool = False
     text: str | None = Field(None, max_length=200)
@@ -195,7 +214,7 @@ class AppointmentPatch(Schema):
     clear_flag: bool = False
 
 
-class MoveIn(Schema):
+class MoveIn(Input):
     slot_id: int | None = None
     column: int | None = None
     start: datetime | None = None
@@ -219,14 +238,14 @@ class AuditOut(Schema):
     summary: str
 
 
-class TextIn(Schema):
+class TextIn(Input):
     text: str = Field("", max_length=200)
 
 
-class ReservationIn(Schema):
+class ReservationIn(Input):
     columns: list[int] = Field(min_length=1)
-    first_day: date
-    last_day: date
+    first_day: CalendarDay
+    last_day: CalendarDay
     start: time
     end: time
     reason: str = Field(min_length=1, max_length=200)
@@ -243,7 +262,7 @@ class ReservationOut(Schema):
     reason: str
 
 
-class PatientIn(Schema):
+class PatientIn(Input):
     location_id: int
     last_name: str = Field(min_length=1, max_length=100)
     first_name: str = Field(min_length=1, max_length=100)
@@ -256,7 +275,7 @@ class PatientIn(Schema):
     insurance: Insurance = "gkv"
 
 
-class PatientPatch(Schema):
+class PatientPatch(Input):
     last_name: str | None = Field(None, min_length=1, max_length=100)
     first_name: str | None = Field(None, min_length=1, max_length=100)
     date_of_birth: date | None = None
