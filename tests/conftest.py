@@ -323,3 +323,65 @@ def _quick_password_hashing(settings: Any) -> None:
         "tests.conftest.QuickArgon2PasswordHasher",
         *settings.PASSWORD_HASHERS,
     ]
+
+
+# --------------------------------------------------------------------------- several servers
+
+from contextlib import contextmanager  # noqa: E402
+
+
+@contextmanager
+def running_practice_server(directory: Path) -> Iterator[Server]:
+    """One more ``termin360 practice serve`` process on the test database (as the
+    ``practice_server`` fixture starts it), stopped when the block ends."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            "PRACTICE_DATABASE_URL": _test_database_url(),
+            "TERMIN360_DATA_DIR": str(directory),
+            "TERMIN360_SECRET_KEY": "test-secret-key-" + "x" * 40,
+            "TERMIN360_LOG_LEVEL": "WARNING",
+        }
+    )
+    log = directory / "server.log"
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "termin360", "practice", "serve"),
+                *("--port", str(port), "--threads", "16"),
+            ],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = _time.monotonic() + 30
+    try:
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or _time.monotonic() > deadline:
+                pytest.fail(f"practice server did not start:\n{log.read_text()}")
+            _time.sleep(0.1)
+        yield Server(url, proc, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def two_practice_servers(transactional_db: None, tmp_path: Path) -> Iterator[tuple[Server, Server]]:
+    """Two server processes on one database — the scale-out set-up of the SPEC."""
+    if BACKEND == "sqlite" and not os.environ.get("TERMIN360_TEST_SQLITE_FILE"):
+        pytest.skip("set TERMIN360_TEST_SQLITE_FILE (scripts/test does) to share SQLite")
+    with running_practice_server(tmp_path / "a") as a, running_practice_server(tmp_path / "b") as b:
+        yield a, b

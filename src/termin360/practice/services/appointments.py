@@ -4,11 +4,20 @@ Each function locks the columns it touches (see ``occupancy``), re-reads the
 slots under that lock, checks the rules of ``domain/runs.py`` and writes. The
 slot update is conditional as well (``appointment IS NULL``) so that even a
 forgotten lock could not give one slot to two appointments.
+
+Which columns to lock depends on where the appointment sits, which is only known
+by reading it before the lock. So a change re-reads the appointment under the lock
+(``_fresh``); if it was moved to another column meanwhile, the transaction is rolled
+back and the change starts again (``_retry_when_moved``) — otherwise it would work
+on the old place, e.g. report the wrong day as freed to the online calendar.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import date, datetime
+from typing import ParamSpec, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.utils.translation import gettext as _
@@ -29,6 +38,39 @@ from termin360.practice.services.occupancy import OccupancyChange, occupancy_cha
 
 Actor = User | AnonymousUser | None
 MAX_SLOTS_PER_APPOINTMENT = 24
+ATTEMPTS_WHEN_MOVED = 3
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _MovedMeanwhile(Exception):
+    """The appointment changed its column between being read and the column lock."""
+
+
+def _retry_when_moved(fn: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(fn)
+    def attempt(*args: P.args, **kwargs: P.kwargs) -> R:
+        for _attempt in range(ATTEMPTS_WHEN_MOVED):
+            try:
+                return fn(*args, **kwargs)
+            except _MovedMeanwhile:
+                continue
+        raise Conflict(
+            _("Someone else is changing this appointment right now; please try again."),
+            code="changed_meanwhile",
+        )
+
+    return attempt
+
+
+def _fresh(appt: Appointment) -> Appointment:
+    """``appt`` read again now that its column is locked; it must still sit in that column
+    (a deleted appointment raises ``NotFound``)."""
+    current = appointment_by_id(appt.pk)
+    if current.column_id != appt.column_id:
+        raise _MovedMeanwhile
+    return current
 
 
 def _run_error(exc: RunError) -> Exception:
@@ -190,17 +232,21 @@ def update_appointment(
         appt.flagged, appt.flag_reason = False, ""
     if appt.patient is None and not appt.text:
         raise InvalidInput(_("An appointment needs a patient or a text."), code="patient_or_text")
-    appt.save()
+    # Only these fields: a full save would write back the place read above and undo a
+    # move committed meanwhile.
+    appt.save(update_fields=["patient", "text", "reason", "flagged", "flag_reason", "updated_at"])
     audit.record(actor=actor, action="update", appointment=appt, summary="details changed")
     return appt
 
 
+@_retry_when_moved
 def delete_appointment(*, actor: Actor, appointment_id: int) -> None:
     """Delete an appointment: all its slots are free (or noted) again."""
     appt = appointment_by_id(appointment_id)
     with occupancy_change() as change:
         if appt.column_id is not None:
             change.lock(appt.column_id)
+        appt = _fresh(appt)
         _release(change, appt)
         audit.record(
             actor=actor,
@@ -215,6 +261,7 @@ def _held_cells(appt: Appointment, cells: list[GridCell]) -> list[GridCell]:
     return [c for c in cells if c.facts.appointment_id == appt.pk]
 
 
+@_retry_when_moved
 def extend_appointment(*, actor: Actor, appointment_id: int) -> Appointment:
     """Grow a (multi-slot) appointment by the next consecutive slot."""
     appt = appointment_by_id(appointment_id)
@@ -223,6 +270,7 @@ def extend_appointment(*, actor: Actor, appointment_id: int) -> Appointment:
     column: Column = appt.column
     with occupancy_change() as change:
         change.lock(column)
+        appt = _fresh(appt)
         cells = load_cells(column, appt.day)
         held = _held_cells(appt, cells)
         try:
@@ -241,6 +289,7 @@ def extend_appointment(*, actor: Actor, appointment_id: int) -> Appointment:
     return appt
 
 
+@_retry_when_moved
 def shorten_appointment(*, actor: Actor, appointment_id: int) -> Appointment:
     """Give up the last slot of a multi-slot appointment."""
     appt = appointment_by_id(appointment_id)
@@ -249,6 +298,7 @@ def shorten_appointment(*, actor: Actor, appointment_id: int) -> Appointment:
     column: Column = appt.column
     with occupancy_change() as change:
         change.lock(column)
+        appt = _fresh(appt)
         held = _held_cells(appt, load_cells(column, appt.day))
         try:
             last = shortening_cell(held)
@@ -268,6 +318,7 @@ def shorten_appointment(*, actor: Actor, appointment_id: int) -> Appointment:
     return appt
 
 
+@_retry_when_moved
 def move_appointment(*, actor: Actor, appointment_id: int, slot_id: int) -> Appointment:
     """Move an appointment — from a slot or from the additional list — onto ``slot_id``.
 
@@ -281,9 +332,10 @@ def move_appointment(*, actor: Actor, appointment_id: int, slot_id: int) -> Appo
         raise InvalidInput(
             _("An appointment can only be moved within its calendar."), code="other_calendar"
         )
-    before = audit.label(appt)
     with occupancy_change() as change:
         change.lock(*(c for c in (column.pk, appt.column_id) if c is not None))
+        appt = _fresh(appt)
+        before = audit.label(appt)
         count = max(1, Slot.objects.filter(appointment=appt).count())
         try:
             run = run_from(
@@ -305,14 +357,16 @@ def move_appointment(*, actor: Actor, appointment_id: int, slot_id: int) -> Appo
     return appt
 
 
+@_retry_when_moved
 def move_to_additional_list(*, actor: Actor, appointment_id: int) -> Appointment:
     """Take an appointment off its slots into the additional list of its day (time kept)."""
     appt = appointment_by_id(appointment_id)
     if appt.column_id is None:
         return appt
-    before = audit.label(appt)
     with occupancy_change() as change:
         change.lock(appt.column_id)
+        appt = _fresh(appt)
+        before = audit.label(appt)
         _release(change, appt)
         appt.column = None
         appt.save(update_fields=["column", "updated_at"])

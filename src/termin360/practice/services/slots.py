@@ -36,7 +36,10 @@ def _store(slot: Slot, facts: rules.SlotFacts) -> None:
 def set_note(*, slot_id: int, text: str) -> Slot:
     """Write (or, with an empty text, clear) the yellow note. Does not change occupancy."""
     slot = slot_by_id(slot_id)
-    _store(slot, rules.set_note(_facts(slot), text))
+    slot.note = rules.set_note(_facts(slot), text).note
+    # The note alone: writing back the annotation read above could undo a block
+    # committed meanwhile, behind the occupancy gate's back.
+    slot.save(update_fields=["note"])
     return slot
 
 
