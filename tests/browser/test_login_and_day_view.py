@@ -132,8 +132,10 @@ def test_language_switch_turns_page_and_api_messages_english(
     german = page.request.get("/api/v1/appointments/999999").json()["detail"]
     assert "999999" in german and german != english
     with page.expect_navigation(url=url):
-        page.get_by_role("button", name="EN").click()
+        page.get_by_role("button", name="EN", exact=True).click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_role("heading", name="Additional list")).to_be_visible()
-    expect(page.get_by_role("button", name="EN")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="EN", exact=True)).to_have_attribute(
+        "aria-pressed", "true"
+    )
     assert page.request.get("/api/v1/appointments/999999").json()["detail"] == english

@@ -85,6 +85,11 @@ class Item:
         )
 
     @property
+    def short(self) -> bool:
+        """Too short for a second line of text (the label still carries everything)."""
+        return _minutes(self.end) - _minutes(self.start) < 15
+
+    @property
     def start_label(self) -> str:
         return hhmm(self.start)
 

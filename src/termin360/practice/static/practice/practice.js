@@ -354,7 +354,7 @@
     $("[data-legend-move]", apptDialog).hidden = a.in_additional_list;
     $("[data-legend-place]", apptDialog).hidden = !a.in_additional_list;
     $("#move-day").value = a.day;
-    $("#move-column").value = String(a.column || config.weekColumn || config.columns[0].number);
+    $("#move-column").value = String(a.column || config.weekColumn || (config.columns[0] || {}).number || "");
     $("#move-time").value = a.start ? wallTime(a.start) : "";
     history.open = false;
     $(".history__list", history).replaceChildren();
