@@ -3,6 +3,7 @@ staff tokens. Changes to the set-up need an administrator."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -404,3 +405,37 @@ def test_api_without_or_with_a_wrong_token_is_401(client: Any, practice: Practic
 def test_token_identifies_the_staff_member(api: Api, admin_api: Api) -> None:
     assert api.get("/auth/me").json() == {"username": "empfang", "is_admin": False}
     assert admin_api.get("/auth/me").json() == {"username": "admin", "is_admin": True}
+
+
+def test_generating_never_creates_slots_that_overlap_a_slot_added_by_hand(
+    admin_api: Api, api: Api, practice: Practice
+) -> None:
+    m = practice.monday
+    extra = admin_api.post(
+        "/calendars/1/columns/1/slots", {"day": str(m), "start": "12:00", "minutes": 30}
+    ).json()
+    longer = [{**r, "end": "13:00"} for r in MON_FRI_8_12]
+    admin_api.put("/calendars/1/columns/1/template", longer)
+    r = _grid(admin_api, 1, m, m, columns=[1])
+    # 12:00 exists already, 12:15 would overlap it; 12:30 and 12:45 are new
+    assert r.json()[0]["created"] == 2
+    slots = admin_api.get(f"/calendars/1/days/{m}").json()["columns"][0]["slots"]
+    starts = [s["start"][11:16] for s in slots]
+    assert starts[-3:] == ["12:00", "12:30", "12:45"]
+    assert all(a["end"] <= b["start"] for a, b in itertools.pairwise(slots))
+    booked(api, extra["id"])
+
+
+@pytest.mark.parametrize("path", ["/calendars", "/calendars/1/columns"])
+def test_blank_names_are_refused_with_422(admin_api: Api, practice: Practice, path: str) -> None:
+    body: dict[str, Any] = {"number": 5, "name": "   "}
+    if path == "/calendars":
+        body["location_id"] = practice.location.pk
+    assert_error(admin_api.post(path, body), 422)
+
+
+def test_a_token_of_a_deactivated_staff_member_stops_working(api: Api, practice: Practice) -> None:
+    assert api.get("/calendars").status_code == 200
+    practice.staff.is_active = False
+    practice.staff.save()
+    assert_error(api.get("/calendars"), 401, "unauthenticated")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from termin360.practice import selectors
 from termin360.practice.api import schemas
@@ -19,7 +19,7 @@ router = Router(tags=["appointments"])
 
 
 @router.post("/appointments", response={201: schemas.AppointmentOut})
-def book(request: HttpRequest, payload: schemas.BookIn) -> tuple[int, schemas.AppointmentOut]:
+def book(request: HttpRequest, payload: schemas.BookIn) -> Status[schemas.AppointmentOut]:
     """Book a slot (or ``slot_count`` consecutive slots) for a patient or a free text.
 
     Refused with 409 ``slot_taken`` if the time is occupied, blocked or reserved.
@@ -33,13 +33,13 @@ def book(request: HttpRequest, payload: schemas.BookIn) -> tuple[int, schemas.Ap
         text=payload.text,
         reason=payload.reason,
     )
-    return 201, appointment_out(appointment_by_id(appt.pk))
+    return Status(201, appointment_out(appointment_by_id(appt.pk)))
 
 
 @router.post("/additional-appointments", response={201: schemas.AppointmentOut})
 def add_additional(
     request: HttpRequest, payload: schemas.AdditionalIn
-) -> tuple[int, schemas.AppointmentOut]:
+) -> Status[schemas.AppointmentOut]:
     """Put an appointment without a slot into the additional list of a calendar and day."""
     cal = calendar_by_number(payload.calendar)
     tz = zone_of(cal)
@@ -53,7 +53,7 @@ def add_additional(
         start=to_utc(payload.start, tz) if payload.start else None,
         end=to_utc(payload.end, tz) if payload.end else None,
     )
-    return 201, appointment_out(appointment_by_id(appt.pk))
+    return Status(201, appointment_out(appointment_by_id(appt.pk)))
 
 
 @router.get("/calendars/{number}/additional/{day}", response=list[schemas.AppointmentOut])
@@ -79,10 +79,10 @@ def update_appointment(
 
 
 @router.delete("/appointments/{appointment_id}", response={204: None})
-def delete_appointment(request: HttpRequest, appointment_id: int) -> tuple[int, None]:
+def delete_appointment(request: HttpRequest, appointment_id: int) -> Status[None]:
     """Delete the appointment; all its slots are free again."""
     services.delete_appointment(actor=request.user, appointment_id=appointment_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/appointments/{appointment_id}/extend", response=schemas.AppointmentOut)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Router
+from ninja import Router, Status
 
 from termin360.core.errors import ApplicationError
 from termin360.practice.api.schemas import ErrorOut, MeOut, TokenIn, TokenOut
@@ -20,12 +20,12 @@ class BadCredentials(ApplicationError):
 
 
 @router.post("/token", auth=None, response={201: TokenOut, 401: ErrorOut})
-def create_token(request: HttpRequest, payload: TokenIn) -> tuple[int, TokenOut]:
+def create_token(request: HttpRequest, payload: TokenIn) -> Status[TokenOut]:
     """Exchange a staff member's username and password for an API token (shown once)."""
     user = authenticate(request, username=payload.username, password=payload.password)
     if user is None or not user.is_active:
         raise BadCredentials(_("Username or password is wrong."))
-    return 201, TokenOut(token=issue_token(user=user))
+    return Status(201, TokenOut(token=issue_token(user=user)))
 
 
 @router.get("/me", response=MeOut)

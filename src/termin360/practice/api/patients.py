@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Query, Router, Status
 from pydantic import Field
 
 from termin360.practice import selectors
@@ -37,8 +37,8 @@ def search_patients(request: HttpRequest, search: Query[PatientSearch]) -> list[
 
 
 @router.post("/patients", response={201: schemas.PatientOut})
-def create_patient(request: HttpRequest, payload: schemas.PatientIn) -> tuple[int, Patient]:
-    return 201, services.create_patient(**payload.dict())
+def create_patient(request: HttpRequest, payload: schemas.PatientIn) -> Status[Patient]:
+    return Status(201, services.create_patient(**payload.dict()))
 
 
 @router.get("/patients/{patient_id}", response=schemas.PatientOut)

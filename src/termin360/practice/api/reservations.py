@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 
 from termin360.practice import selectors
 from termin360.practice.api import schemas
@@ -35,7 +35,7 @@ def list_reservations(
 @router.post("/calendars/{number}/reservations", response={201: schemas.ReservationOut})
 def create_reservation(
     request: HttpRequest, number: int, payload: schemas.ReservationIn
-) -> tuple[int, schemas.ReservationOut]:
+) -> Status[schemas.ReservationOut]:
     """Block ``start``–``end`` on every day of the range in the given columns (with a reason).
 
     Refused with 409 if an appointment lies in the range.
@@ -50,10 +50,10 @@ def create_reservation(
         end=payload.end,
         reason=payload.reason,
     )
-    return 201, reservation_out(r)
+    return Status(201, reservation_out(r))
 
 
 @router.delete("/reservations/{reservation_id}", response={204: None})
-def delete_reservation(request: HttpRequest, reservation_id: int) -> tuple[int, None]:
+def delete_reservation(request: HttpRequest, reservation_id: int) -> Status[None]:
     services.delete_reservation(reservation_id=reservation_id)
-    return 204, None
+    return Status(204, None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from termin360.practice.api import schemas
 from termin360.practice.api.convert import require_admin, slot_response
@@ -32,9 +32,9 @@ def list_locations(request: HttpRequest) -> list[Location]:
 
 
 @router.post("/locations", response={201: schemas.LocationOut})
-def create_location(request: HttpRequest, payload: schemas.LocationIn) -> tuple[int, Location]:
+def create_location(request: HttpRequest, payload: schemas.LocationIn) -> Status[Location]:
     require_admin(request)
-    return 201, services.create_location(**payload.dict())
+    return Status(201, services.create_location(**payload.dict()))
 
 
 @router.get("/calendars", response=list[schemas.CalendarOut])
@@ -45,9 +45,9 @@ def list_calendars(request: HttpRequest) -> list[schemas.CalendarOut]:
 @router.post("/calendars", response={201: schemas.CalendarOut})
 def create_calendar(
     request: HttpRequest, payload: schemas.CalendarIn
-) -> tuple[int, schemas.CalendarOut]:
+) -> Status[schemas.CalendarOut]:
     require_admin(request)
-    return 201, _calendar_out(services.create_calendar(**payload.dict()))
+    return Status(201, _calendar_out(services.create_calendar(**payload.dict())))
 
 
 @router.get("/calendars/{number}", response=schemas.CalendarOut)
@@ -58,10 +58,10 @@ def get_calendar(request: HttpRequest, number: int) -> schemas.CalendarOut:
 @router.post("/calendars/{number}/columns", response={201: schemas.ColumnOut})
 def create_column(
     request: HttpRequest, number: int, payload: schemas.ColumnIn
-) -> tuple[int, schemas.ColumnOut]:
+) -> Status[schemas.ColumnOut]:
     require_admin(request)
     col = services.create_column(calendar=calendar_by_number(number), **payload.dict())
-    return 201, schemas.ColumnOut(number=col.number, name=col.name)
+    return Status(201, schemas.ColumnOut(number=col.number, name=col.name))
 
 
 @router.get("/calendars/{number}/columns/{column}/template", response=list[schemas.TemplateRuleIO])
@@ -116,9 +116,9 @@ def generate_grid(
 @router.post("/calendars/{number}/columns/{column}/slots", response={201: schemas.SlotOut})
 def add_slot(
     request: HttpRequest, number: int, column: int, payload: schemas.SlotIn
-) -> tuple[int, schemas.SlotOut]:
+) -> Status[schemas.SlotOut]:
     """Add one slot to the grid by hand."""
     require_admin(request)
     col = column_by_number(calendar_by_number(number), column)
     slot = services.add_slot(column=col, day=payload.day, at=payload.start, minutes=payload.minutes)
-    return 201, slot_response(slot.pk)
+    return Status(201, slot_response(slot.pk))

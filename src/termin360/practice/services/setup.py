@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import bisect
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -40,6 +41,8 @@ def create_calendar(*, number: int, name: str, location_id: int) -> Calendar:
     location = location_by_id(location_id)
     if number < 1:
         raise InvalidInput(_("Calendar numbers start at 1."))
+    if not name.strip():
+        raise InvalidInput(_("A calendar needs a name."), code="name_missing")
     try:
         with transaction.atomic():
             return Calendar.objects.create(number=number, name=name.strip(), location=location)
@@ -50,6 +53,8 @@ def create_calendar(*, number: int, name: str, location_id: int) -> Calendar:
 def create_column(*, calendar: Calendar, number: int, name: str) -> Column:
     if number < 1:
         raise InvalidInput(_("Column numbers start at 1."))
+    if not name.strip():
+        raise InvalidInput(_("A column needs a name."), code="name_missing")
     try:
         with transaction.atomic():
             return Column.objects.create(calendar=calendar, number=number, name=name.strip())
@@ -95,6 +100,8 @@ def _check_range(first: date, last: date) -> None:
 def generate_grid(*, column: Column, first: date, last: date) -> int:
     """Add the template's slots from ``first`` to ``last``; existing slots stay as they are.
 
+    A template slot that would overlap an existing one (e.g. a slot added by hand) is
+    left out: two slots of a column at the same time could take two appointments.
     Returns the number of slots created. Running it twice creates nothing the second time.
     """
     _check_range(first, last)
@@ -102,18 +109,26 @@ def generate_grid(*, column: Column, first: date, last: date) -> int:
     wanted = grid.generate_grid(template_of(column), first, last, tz)
     with occupancy_change() as change:
         change.lock(column)
-        existing = set(
-            Slot.objects.filter(column=column, day__gte=first, day__lte=last).values_list(
-                "start", flat=True
-            )
+        # one day more on each side: a slot may run past midnight
+        existing = sorted(
+            Slot.objects.filter(
+                column=column, day__gte=first - timedelta(days=1), day__lte=last + timedelta(days=1)
+            ).values_list("start", "end")
         )
-        new = [s for s in wanted if s.start not in existing]
+        new = [s for s in wanted if not _overlaps_any(s.start, s.end, existing)]
         Slot.objects.bulk_create(
             (Slot(column=column, day=s.day, start=s.start, end=s.end) for s in new),
             batch_size=2000,
         )
         change.touch_days(column.pk, {s.day for s in new})
     return len(new)
+
+
+def _overlaps_any(start: datetime, end: datetime, slots: list[tuple[datetime, datetime]]) -> bool:
+    """Whether ``start``–``end`` overlaps one of ``slots`` (sorted, not overlapping each other,
+    so only the last one starting before ``end`` can overlap)."""
+    i = bisect.bisect_left(slots, (end,))
+    return i > 0 and slots[i - 1][1] > start
 
 
 def rebuild_grid(
