@@ -349,3 +349,28 @@ def test_booking_at_an_absurd_date_is_422(api: Api, practice: Practice, start: s
         {"calendar": 1, "day": "2030-01-01", "text": "x", "start": start},
     )
     assert_error(r, 422)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/calendars/1/days/2030-01-07?columns=eins",
+        "/calendars/1/reservations",
+        "/calendars/1/reservations?first_day=2030-01-07",
+        "/calendars/1/reservations?first_day=heute&last_day=2030-01-07",
+        "/patients?location_id=Bruchsal",
+        "/patients?limit=1000",
+        "/patients?q=" + "x" * 101,
+    ],
+)
+def test_bad_query_parameters_are_422(api: Api, practice: Practice, path: str) -> None:
+    assert_error(api.get(path), 422, "invalid")
+
+
+def test_day_and_week_views_can_show_some_columns_only(api: Api, practice: Practice) -> None:
+    day = api.get(f"/calendars/1/days/{practice.monday}?columns=2").json()
+    assert [c["number"] for c in day["columns"]] == [2]
+    week = api.get(f"/calendars/1/weeks/{practice.monday}?columns=1&columns=2").json()
+    assert week[0]["day"] == str(practice.monday)
+    assert len(week) == 7
+    assert [len(d["columns"][0]["slots"]) for d in week] == [16] * 5 + [0, 0]

@@ -341,3 +341,25 @@ def test_the_listener_sees_the_change_it_is_told_about(api: Api, practice: Pract
     finally:
         remove_occupancy_listener(look)
     assert seen == [[appt["id"], appt["id"]]]
+
+
+def test_a_listener_that_fails_unexpectedly_rolls_back_and_answers_json(
+    api: Api, practice: Practice, gate: Recorder
+) -> None:
+    from termin360.practice.services.occupancy import (
+        add_occupancy_listener,
+        remove_occupancy_listener,
+    )
+
+    def broken(touched: Pairs) -> None:
+        raise RuntimeError("outbox table missing")
+
+    slot = slot_id(practice, 1, _day(practice, 0), "09:00")
+    add_occupancy_listener(broken)
+    try:
+        r = api.post("/appointments", {"slot_id": slot, "text": "x"})
+    finally:
+        remove_occupancy_listener(broken)
+    body = assert_error(r, 500, "server_error")
+    assert "outbox" not in body["detail"]  # no internals in the answer
+    assert slot_state(api, slot)["state"] == "free"
