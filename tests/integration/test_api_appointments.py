@@ -356,3 +356,13 @@ def test_appointments_of_other_days_and_columns_are_independent(
     c = booked(api, slot_id(practice, 1, tuesday, "09:00"))
     assert len({a["id"], b["id"], c["id"]}) == 3
     assert c["day"] == str(tuesday)
+
+
+def test_a_slot_id_that_contradicts_the_given_calendar_or_column_is_refused(
+    api: Api, practice: Practice
+) -> None:
+    slot = slot_id(practice, 2, practice.monday, "09:00")
+    assert_error(book(api, slot, calendar=5), 422, "slot_mismatch")
+    assert_error(book(api, slot, column=1), 422, "slot_mismatch")
+    assert slot_state(api, slot)["state"] == "free"
+    assert book(api, slot, calendar=1, column=2).status_code == 201

@@ -439,3 +439,26 @@ def test_a_token_of_a_deactivated_staff_member_stops_working(api: Api, practice:
     practice.staff.is_active = False
     practice.staff.save()
     assert_error(api.get("/calendars"), 401, "unauthenticated")
+
+
+def test_a_location_in_another_zone_gets_its_grid_in_local_time(
+    admin_api: Api, api: Api, practice: Practice
+) -> None:
+    loc = admin_api.post("/locations", {"name": "Lissabon", "time_zone": "Europe/Lisbon"}).json()
+    admin_api.post("/calendars", {"number": 8, "name": "Filiale", "location_id": loc["id"]})
+    admin_api.post("/calendars/8/columns", {"number": 1, "name": "Dr. Costa"})
+    admin_api.put(
+        "/calendars/8/columns/1/template",
+        [{"weekday": 0, "start": "08:00", "end": "09:00", "slot_minutes": 30}],
+    )
+    _grid(admin_api, 8, date(2030, 1, 7), date(2030, 1, 7))  # a Monday in winter: UTC+0
+    _grid(admin_api, 8, date(2030, 7, 8), date(2030, 7, 8))  # a Monday in summer: UTC+1
+    assert _utc_starts(8, date(2030, 1, 7))[0] == datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
+    assert _utc_starts(8, date(2030, 7, 8))[0] == datetime(2030, 7, 8, 7, 0, tzinfo=UTC)
+    winter = api.get("/calendars/8/days/2030-01-07").json()["columns"][0]["slots"]
+    assert winter[0]["start"] == "2030-01-07T08:00:00Z" or winter[0]["start"].endswith("+00:00")
+    r = api.post(
+        "/appointments", {"calendar": 8, "column": 1, "start": "2030-07-08T08:30", "text": "x"}
+    )
+    assert r.status_code == 201, r.content
+    assert r.json()["start"] == "2030-07-08T08:30:00+01:00"

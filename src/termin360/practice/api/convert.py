@@ -57,6 +57,16 @@ def resolve_slot(
     calendar_number: int | None, slot_id: int | None, column: int | None, start: datetime | None
 ) -> int:
     if slot_id is not None:
+        if calendar_number is not None or column is not None:
+            # both ways given: they must name the same slot, or the client has a bug
+            slot = slot_by_id(slot_id)
+            if (calendar_number is not None and slot.column.calendar.number != calendar_number) or (
+                column is not None and slot.column.number != column
+            ):
+                raise InvalidInput(
+                    _("The slot does not belong to the given calendar and column."),
+                    code="slot_mismatch",
+                )
         return slot_id
     if calendar_number is None or column is None or start is None:
         raise InvalidInput(_("Give slot_id, or calendar, column and start."))
