@@ -374,3 +374,10 @@ def test_day_and_week_views_can_show_some_columns_only(api: Api, practice: Pract
     assert week[0]["day"] == str(practice.monday)
     assert len(week) == 7
     assert [len(d["columns"][0]["slots"]) for d in week] == [16] * 5 + [0, 0]
+
+
+def test_a_body_too_large_is_refused_with_a_4xx(api: Api, practice: Practice) -> None:
+    huge = '{"slot_id": 1, "text": "' + "x" * (3 * 1024 * 1024) + '"}'
+    r = _raw(api, "post", "/appointments", huge, "application/json")
+    body = assert_error(r, 413)
+    assert body["code"] == "too_large"
