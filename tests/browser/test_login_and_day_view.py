@@ -30,7 +30,7 @@ def test_login_form_is_german_and_leads_to_the_day_view(page: Any, practice_ui: 
 
     expect(page.get_by_role("heading", name="Zusatzliste")).to_be_visible()
     # The session the form opened is a session of the API as well.
-    me = page.request.get("/api/v1/me")
+    me = page.request.get("/api/v1/auth/me")
     assert me.status == 200
     assert me.json() == {"username": "empfang", "is_admin": False}
 
@@ -42,7 +42,7 @@ def test_wrong_password_is_refused_with_a_message(page: Any, practice_ui: Practi
     with page.expect_navigation():
         page.get_by_role("button", name="Anmelden").click()
     expect(page.get_by_role("alert")).to_be_visible()
-    assert page.request.get("/api/v1/me").status == 401
+    assert page.request.get("/api/v1/auth/me").status == 401
 
 
 def _furnish(p: Practice) -> None:
