@@ -41,8 +41,8 @@ def test_every_change_of_an_appointment_is_recorded_with_the_staff_member(
         ("delete", "admin"),
     ]
     assert all(e["at"] and e["summary"] for e in entries)
-    assert "column 2" in entries[1]["summary"]
-    assert "additional list" in entries[5]["summary"]
+    assert "Spalte 2" in entries[1]["summary"]
+    assert "Zusatzliste" in entries[5]["summary"]
 
 
 def test_the_audit_trail_stays_after_the_appointment_is_deleted(

@@ -5,8 +5,13 @@ machine may have no gettext tools)."""
 from __future__ import annotations
 
 import gettext
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,3 +66,43 @@ def test_german_is_the_default_without_accept_language(api: Api, practice: Pract
     r = api.get("/calendars/99")
     assert r.status_code == 404
     assert r.json()["detail"] == "Es gibt keinen Terminkalender Nummer 99."
+
+
+def _msgids(po: Path) -> set[str]:
+    text = re.sub(r'"\n"', "", po.read_text(encoding="utf-8"))
+    return {m for m in re.findall(r'^msgid "(.*)"$', text, re.M) if m}
+
+
+@pytest.mark.sqlite_only
+def test_every_translatable_text_in_the_code_is_in_the_german_catalogue(tmp_path: Path) -> None:
+    if shutil.which("xgettext") is None:
+        pytest.skip("GNU gettext (xgettext) is not installed: apt-get install gettext")
+    tree = tmp_path / "termin360"
+    shutil.copytree(LOCALE.parent, tree, ignore=shutil.ignore_patterns("__pycache__", "var"))
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="termin360.deploy.practice.settings",
+        TERMIN360_DATA_DIR=str(tmp_path / "data"),
+    )
+    subprocess.run(
+        [sys.executable, "-m", "django", "makemessages", "-l", "de", "--no-obsolete"],
+        cwd=tree,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    extracted = _msgids(tree / "locale" / "de" / "LC_MESSAGES" / "django.po")
+    committed = _msgids(LOCALE / "de" / "LC_MESSAGES" / "django.po")
+    assert sorted(extracted - committed) == [], "run makemessages and translate the new texts"
+
+
+def test_pages_are_german_even_for_an_english_browser(client: Any) -> None:
+    page = client.get("/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert page.status_code == 200
+    assert 'lang="de"' in page.content.decode()
+
+
+def test_pages_follow_the_language_the_user_chose(client: Any) -> None:
+    client.post("/i18n/setlang/", {"language": "en", "next": "/login/"})
+    page = client.get("/login/", HTTP_ACCEPT_LANGUAGE="de")
+    assert 'lang="en"' in page.content.decode()

@@ -21,6 +21,7 @@ from typing import ParamSpec, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from termin360.core.errors import Conflict, InvalidInput, SlotTaken
 from termin360.practice.domain.runs import (
@@ -163,7 +164,9 @@ def book_appointment(
             actor=actor,
             action="book",
             appointment=appt,
-            summary=f"booked {audit.label(appt)}, {slot_count} slot(s)",
+            summary=gettext_noop("booked %(where)s, %(n)s slot(s)"),
+            where=appt,
+            n=slot_count,
         )
     return appt
 
@@ -203,7 +206,8 @@ def add_to_additional_list(
         actor=actor,
         action="add_additional",
         appointment=appt,
-        summary=f"added to {audit.label(appt)}",
+        summary=gettext_noop("added to %(where)s"),
+        where=appt,
     )
     return appt
 
@@ -235,7 +239,9 @@ def update_appointment(
     # Only these fields: a full save would write back the place read above and undo a
     # move committed meanwhile.
     appt.save(update_fields=["patient", "text", "reason", "flagged", "flag_reason", "updated_at"])
-    audit.record(actor=actor, action="update", appointment=appt, summary="details changed")
+    audit.record(
+        actor=actor, action="update", appointment=appt, summary=gettext_noop("details changed")
+    )
     return appt
 
 
@@ -252,7 +258,8 @@ def delete_appointment(*, actor: Actor, appointment_id: int) -> None:
             actor=actor,
             action="delete",
             appointment=appt,
-            summary=f"deleted from {audit.label(appt)}",
+            summary=gettext_noop("deleted from %(where)s"),
+            where=appt,
         )
         appt.delete()
 
@@ -284,7 +291,9 @@ def extend_appointment(*, actor: Actor, appointment_id: int) -> Appointment:
             actor=actor,
             action="extend",
             appointment=appt,
-            summary=f"extended to {len(held) + 1} slots at {audit.label(appt)}",
+            summary=gettext_noop("extended to %(n)s slots at %(where)s"),
+            n=len(held) + 1,
+            where=appt,
         )
     return appt
 
@@ -313,7 +322,9 @@ def shorten_appointment(*, actor: Actor, appointment_id: int) -> Appointment:
             actor=actor,
             action="shorten",
             appointment=appt,
-            summary=f"shortened to {len(rest)} slot(s) at {audit.label(appt)}",
+            summary=gettext_noop("shortened to %(n)s slot(s) at %(where)s"),
+            n=len(rest),
+            where=appt,
         )
     return appt
 
@@ -352,7 +363,9 @@ def move_appointment(*, actor: Actor, appointment_id: int, slot_id: int) -> Appo
             actor=actor,
             action="move",
             appointment=appt,
-            summary=f"moved from {before} to {audit.label(appt)}",
+            summary=gettext_noop("moved from %(before)s to %(where)s"),
+            before=before,
+            where=appt,
         )
     return appt
 
@@ -374,6 +387,7 @@ def move_to_additional_list(*, actor: Actor, appointment_id: int) -> Appointment
             actor=actor,
             action="move",
             appointment=appt,
-            summary=f"moved from {before} to the additional list",
+            summary=gettext_noop("moved from %(before)s to the additional list"),
+            before=before,
         )
     return appt

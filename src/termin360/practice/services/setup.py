@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from termin360.core.errors import Conflict, InvalidInput
 from termin360.core.timezones import local_to_utc
@@ -162,7 +163,10 @@ def rebuild_grid(
                 actor=actor,
                 action="grid_changed",
                 appointment=appt,
-                summary=f"slot removed from the grid; moved from {before} to the additional list",
+                summary=gettext_noop(
+                    "slot removed from the grid; moved from %(before)s to the additional list"
+                ),
+                before=before,
             )
             moved += 1
         Slot.objects.filter(pk__in=[s.pk for s in stale]).delete()
