@@ -381,3 +381,12 @@ def test_a_body_too_large_is_refused_with_a_4xx(api: Api, practice: Practice) ->
     r = _raw(api, "post", "/appointments", huge, "application/json")
     body = assert_error(r, 413)
     assert body["code"] == "too_large"
+
+
+def test_an_unknown_api_path_answers_with_a_json_404(api: Api) -> None:
+    for path in ("/nonsense", "/calendars/1/nonsense/2027-01-01"):
+        r = api.get(path)
+        assert r.status_code == 404
+        assert r["Content-Type"].startswith("application/json")
+        assert r.json()["code"] == "not_found"
+    assert api.client.get("/api/v2/calendars").json()["code"] == "not_found"

@@ -100,16 +100,17 @@ def test_demo_command_serves_the_practice_calendar_with_demo_data(tmp_path: Path
         assert f"http://127.0.0.1:{port}/" in output
         assert "empfang / empfang-demo" in output
         base = f"http://127.0.0.1:{port}"
-        login = httpx.get(f"{base}/login/", timeout=10)
-        assert login.status_code == 200
-        token = httpx.post(
-            f"{base}/api/v1/auth/token", json={"username": "empfang", "password": "empfang-demo"}
-        ).json()
-        headers = {"Authorization": f"Bearer {token['token']}"}
-        calendars = httpx.get(f"{base}/api/v1/calendars", headers=headers).json()
-        assert [c["number"] for c in calendars] == [1, 2, 3]
-        patients = httpx.get(f"{base}/api/v1/patients?limit=200", headers=headers).json()
-        assert len(patients) == 200
+        # Generous timeouts: the machine may be busy with other tests; this is no speed test.
+        with httpx.Client(base_url=base, timeout=30) as http:
+            assert http.get("/login/").status_code == 200
+            token = http.post(
+                "/api/v1/auth/token", json={"username": "empfang", "password": "empfang-demo"}
+            ).json()
+            http.headers["Authorization"] = f"Bearer {token['token']}"
+            calendars = http.get("/api/v1/calendars").json()
+            assert [c["number"] for c in calendars] == [1, 2, 3]
+            patients = http.get("/api/v1/patients?limit=200").json()
+            assert len(patients) == 200
     finally:
         proc.terminate()
         proc.wait(timeout=15)
