@@ -221,6 +221,16 @@ def _weekdays(spec: str) -> list[int]:
     return days
 
 
+def _next_working_days(after: date, count: int) -> list[date]:
+    days: list[date] = []
+    day = after
+    while len(days) < count:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            days.append(day)
+    return days
+
+
 def ensure_demo_data(progress: Progress | None = None) -> bool:
     """Load the demo data unless the database already holds a practice. True if loaded."""
     if Location.objects.exists():
@@ -344,8 +354,7 @@ def load_demo_data(
                         annotations += 1
                     except ApplicationError:
                         pass
-        for offset in (1, 2, 3):
-            day = today + timedelta(days=offset)
+        for day in _next_working_days(today, 3):
             appointments.add_to_additional_list(
                 actor=staff,
                 calendar=cal,
