@@ -32,7 +32,8 @@ def _postgres_unreachable_reason() -> str | None:
     import dj_database_url
     import psycopg
 
-    cfg = dj_database_url.parse(os.environ.get("PRACTICE_DATABASE_URL", ""))
+    url = os.environ.get("PRACTICE_DATABASE_URL") or os.environ.get("PORTAL_DATABASE_URL", "")
+    cfg = dj_database_url.parse(url)
     try:
         psycopg.connect(
             host=cfg["HOST"] or "127.0.0.1",

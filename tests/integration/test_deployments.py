@@ -69,18 +69,21 @@ def test_a_bad_database_url_is_a_clear_error_not_a_traceback(tmp_path: Path) -> 
 
 
 @pytest.mark.sqlite_only
-def test_demo_command_serves_the_practice_calendar_with_demo_data(tmp_path: Path) -> None:
-    port = free_port()
+def test_demo_command_serves_portal_and_practice_calendar_with_demo_data(tmp_path: Path) -> None:
+    portal_port, practice_port = free_port(), free_port()
     env = dict(os.environ)
     env.pop("PRACTICE_DATABASE_URL", None)
+    env.pop("PORTAL_DATABASE_URL", None)
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "termin360",
             "demo",
-            "--port",
-            str(port),
+            "--portal-port",
+            str(portal_port),
+            "--practice-port",
+            str(practice_port),
             "--data-dir",
             str(tmp_path / "demo"),
         ],
@@ -94,14 +97,15 @@ def test_demo_command_serves_the_practice_calendar_with_demo_data(tmp_path: Path
         lines = []
         for line in proc.stdout:  # the demo prints its addresses once it is ready
             lines.append(line)
-            if "Strg+C" in line:
+            if "Demo bereit" in line:
                 break
         output = "".join(lines)
-        assert f"http://127.0.0.1:{port}/" in output
+        assert f"http://127.0.0.1:{practice_port}/" in output
+        assert f"http://127.0.0.1:{portal_port}/" in output
         assert "empfang / empfang-demo" in output
-        base = f"http://127.0.0.1:{port}"
+        assert "patientin@example.org / patientin-demo" in output
         # Generous timeouts: the machine may be busy with other tests; this is no speed test.
-        with httpx.Client(base_url=base, timeout=30) as http:
+        with httpx.Client(base_url=f"http://127.0.0.1:{practice_port}", timeout=30) as http:
             assert http.get("/login/").status_code == 200
             token = http.post(
                 "/api/v1/auth/token", json={"username": "empfang", "password": "empfang-demo"}
@@ -111,9 +115,14 @@ def test_demo_command_serves_the_practice_calendar_with_demo_data(tmp_path: Path
             assert [c["number"] for c in calendars] == [1, 2, 3]
             patients = http.get("/api/v1/patients?limit=200").json()
             assert len(patients) == 200
+        with httpx.Client(base_url=f"http://127.0.0.1:{portal_port}", timeout=30) as http:
+            assert http.get("/health").json()["role"] == "portal"
+            assert http.get("/").status_code == 200
     finally:
         proc.terminate()
-        proc.wait(timeout=15)
+        proc.wait(timeout=20)
+    assert (tmp_path / "demo" / "practice.sqlite3").exists()
+    assert (tmp_path / "demo" / "portal.sqlite3").exists()
 
 
 @pytest.mark.parametrize("role", ["practice", "portal"])

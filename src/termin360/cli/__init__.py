@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from termin360.cli import demo, practice
+from termin360.cli import demo, portal, practice
 
 app = typer.Typer(
     help="termin360 – Online-Terminbuchung mit 360°-Abgleich in den Praxiskalender.",
@@ -17,6 +17,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(portal.app, name="portal")
 app.add_typer(practice.app, name="practice")
 app.command("demo")(demo.demo)
 

@@ -16,15 +16,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from termin360.core.errors import ApplicationError
+from termin360.practice.demo_logins import DEMO_LOGINS
 from termin360.practice.domain.grid import TemplateRule
 from termin360.practice.models import Calendar, Location, Patient, Slot
 from termin360.practice.services import appointments, reservations, setup, slots
 from termin360.practice.services.patients import create_patient
-
-DEMO_LOGINS = [
-    ("empfang", "empfang-demo", "Empfang"),
-    ("praxis-admin", "admin-demo", "Praxis-Administration"),
-]
 
 LAST_NAMES = [
     "Müller",

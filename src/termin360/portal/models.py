@@ -1,0 +1,231 @@
+"""Tables of the portal. Models hold data; rules live in ``domain/``, writes in ``services/``."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from termin360.core.timezones import DEFAULT_ZONE
+
+
+class Insurance(models.TextChoices):
+    GKV = "gkv", _("statutory (GKV)")
+    PKV = "pkv", _("private (PKV)")
+    SELF = "self", _("self-pay")
+
+
+class Practice(models.Model):
+    """A practice (or shared practice) with its admins, locations, doctors and change feed."""
+
+    name = models.CharField(max_length=150)
+    email = models.EmailField(help_text="where alerts go (undelivered bookings, cancellations)")
+    time_zone = models.CharField(max_length=64, default=DEFAULT_ZONE)
+    reminder_hours = models.PositiveSmallIntegerField(default=24)
+    # Last sequence number handed out in this practice's change feed; bumped under a row lock.
+    feed_seq = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PracticeAdmin(models.Model):
+    """A login that administers a practice."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="practice_admin"
+    )
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="admins")
+
+
+class Location(models.Model):
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="locations")
+    name = models.CharField(max_length=120)
+    street = models.CharField(max_length=120, blank=True)
+    postcode = models.CharField(max_length=10, db_index=True)
+    city = models.CharField(max_length=80, db_index=True)
+    # normalize_name(city) for search
+    city_key = models.CharField(max_length=80, db_index=True, editable=False, default="")
+
+
+class Doctor(models.Model):
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="doctors")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="doctors")
+    title = models.CharField(max_length=40, blank=True)  # "Dr. med."
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    specialty = models.CharField(max_length=80, db_index=True)
+    languages = models.CharField(max_length=200, default="de")  # comma-separated ISO codes
+    # normalize_name("title first last specialty") for search by name
+    search_key = models.CharField(max_length=400, db_index=True, editable=False, default="")
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(p for p in (self.title, self.first_name, self.last_name) if p)
+
+
+class OnlineCalendar(models.Model):
+    """One online calendar per doctor: when and what can be booked."""
+
+    doctor = models.OneToOneField(Doctor, on_delete=models.CASCADE, related_name="calendar")
+    name = models.CharField(max_length=150)
+    slot_minutes = models.PositiveSmallIntegerField(default=15)
+    horizon_days = models.PositiveSmallIntegerField(default=84)
+    lead_minutes = models.PositiveIntegerField(default=120)
+    cancel_deadline_hours = models.PositiveSmallIntegerField(default=24)
+    published = models.BooleanField(default=False, db_index=True)
+
+
+class WeeklyHours(models.Model):
+    calendar = models.ForeignKey(OnlineCalendar, on_delete=models.CASCADE, related_name="hours")
+    weekday = models.PositiveSmallIntegerField()
+    start = models.TimeField()
+    end = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "start"]
+
+
+class VisitType(models.Model):
+    calendar = models.ForeignKey(
+        OnlineCalendar, on_delete=models.CASCADE, related_name="visit_types"
+    )
+    name = models.CharField(max_length=120)
+    duration_minutes = models.PositiveSmallIntegerField()
+    new_patients = models.BooleanField(default=True)
+    existing_patients = models.BooleanField(default=True)
+    insurances = models.CharField(max_length=20, default="gkv,pkv,self")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["duration_minutes", "name"]
+
+    def allows(self, insurance: str) -> bool:
+        return insurance in self.insurances.split(",")
+
+
+class Absence(models.Model):
+    """Holidays and absences: whole local days on which nothing can be booked."""
+
+    calendar = models.ForeignKey(OnlineCalendar, on_delete=models.CASCADE, related_name="absences")
+    first_day = models.DateField()
+    last_day = models.DateField()
+    reason = models.CharField(max_length=200, blank=True)
+
+
+class BusyInterval(models.Model):
+    """Time the practice calendar holds (pushed by the connector per calendar and day,
+    as a whole: the set for a day replaces the previous set)."""
+
+    calendar = models.ForeignKey(OnlineCalendar, on_delete=models.CASCADE, related_name="busy")
+    day = models.DateField()
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["calendar", "start"])]
+
+
+class PatientProfile(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="patient"
+    )
+    last_name = models.CharField(max_length=100)
+    first_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField()
+    phone = models.CharField(max_length=40)
+    insurance = models.CharField(max_length=4, choices=Insurance.choices)
+    email_confirmed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class Booking(models.Model):
+    """An online booking. No two *active* bookings of one calendar overlap: PostgreSQL
+    refuses it with an exclusion constraint (migration 0002); on SQLite every write
+    transaction is serialized (BEGIN IMMEDIATE) and the service checks under it."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("booked")
+        CANCELLED = "cancelled", _("cancelled")
+
+    class CancelledBy(models.TextChoices):
+        PATIENT = "patient", _("patient")
+        PRACTICE = "practice", _("practice")
+
+    calendar = models.ForeignKey(OnlineCalendar, on_delete=models.PROTECT, related_name="bookings")
+    patient = models.ForeignKey(
+        PatientProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="bookings"
+    )
+    visit_type = models.ForeignKey(VisitType, on_delete=models.PROTECT, related_name="+")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    reason = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    # What the practice needs to place the booking (SPEC S6), kept even if the
+    # account is deleted later (until the booking itself is gone).
+    patient_last_name = models.CharField(max_length=100)
+    patient_first_name = models.CharField(max_length=100)
+    patient_date_of_birth = models.DateField(null=True)
+    patient_email = models.EmailField(blank=True)
+    patient_phone = models.CharField(max_length=40, blank=True)
+    patient_insurance = models.CharField(max_length=4, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.CharField(max_length=10, choices=CancelledBy.choices, blank=True)
+    cancel_reason = models.CharField(max_length=300, blank=True)
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)  # P6, set by the sync API
+
+    class Meta:
+        ordering = ["start"]
+        indexes = [models.Index(fields=["calendar", "status", "start"])]
+
+
+class ChangeEvent(models.Model):
+    """The practice's change feed: every booking change, numbered without gaps per practice."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="events")
+    seq = models.BigIntegerField()
+    booking = models.ForeignKey(Booking, null=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=20)  # booked / cancelled / moved
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["practice", "seq"]
+        constraints = [models.UniqueConstraint(fields=["practice", "seq"], name="event_seq_unique")]
+
+
+class ApiKey(models.Model):
+    """A connector's key. Shown once; only its SHA-256 is kept."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+
+class OutgoingEmail(models.Model):
+    """An e-mail queued in the transaction of the change it reports; the worker sends it."""
+
+    to = models.EmailField()
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    ics = models.TextField(blank=True)  # an RFC 5545 attachment, if any
+    kind = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+
+class LoginAttempt(models.Model):
+    """Failed logins, for rate limiting across all server processes."""
+
+    key = models.CharField(max_length=200, db_index=True)  # "email:…" or "ip:…" (hashed)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)

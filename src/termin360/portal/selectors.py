@@ -1,0 +1,132 @@
+"""Reads of the portal: doctor search with the next free slot (P2), a doctor's slots.
+
+Search computes the next free slot only for the page of results it returns and loads
+what blocks time (absences, busy times, bookings) for all of them in three queries,
+so its cost follows the page size, not the number of calendars.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from termin360.core.intervals import Interval
+from termin360.core.names import normalize_name
+from termin360.core.timezones import day_bounds_utc
+from termin360.portal.domain.availability import next_free_slot
+from termin360.portal.models import (
+    Absence,
+    Booking,
+    BusyInterval,
+    Doctor,
+    OnlineCalendar,
+    VisitType,
+)
+from termin360.portal.services.availability import rules_of
+
+MAX_PAGE = 50
+
+
+@dataclass
+class SearchResult:
+    doctor: Doctor
+    calendar: OnlineCalendar
+    visit_types: list[VisitType]
+    next_free: Interval | None
+
+
+def specialties() -> list[str]:
+    return sorted(
+        set(Doctor.objects.filter(calendar__published=True).values_list("specialty", flat=True))
+    )
+
+
+def _matching(specialty: str, place: str, name: str, insurance: str) -> QuerySet[OnlineCalendar]:
+    qs = OnlineCalendar.objects.filter(published=True).select_related(
+        "doctor__location", "doctor__practice"
+    )
+    if specialty.strip():
+        qs = qs.filter(doctor__specialty__iexact=specialty.strip())
+    place = place.strip()
+    if place:
+        if place.isdigit():
+            qs = qs.filter(doctor__location__postcode__startswith=place)
+        else:
+            qs = qs.filter(doctor__location__city_key=normalize_name(place))
+    for term in normalize_name(name).split():
+        qs = qs.filter(doctor__search_key__contains=term)
+    if insurance:
+        qs = qs.filter(
+            Q(visit_types__active=True) & Q(visit_types__insurances__contains=insurance)
+        ).distinct()
+    return qs.order_by("doctor__last_name", "doctor__first_name", "pk")
+
+
+def blocked_by_calendar(
+    calendar_ids: list[int], start: datetime, end: datetime
+) -> dict[int, list[Interval]]:
+    """Absences, busy times and active bookings of several calendars in [start, end)."""
+    blocked: dict[int, list[Interval]] = defaultdict(list)
+    for b in Booking.objects.filter(
+        calendar_id__in=calendar_ids, status=Booking.Status.ACTIVE, start__lt=end, end__gt=start
+    ).values_list("calendar_id", "start", "end"):
+        blocked[b[0]].append(Interval(b[1], b[2]))
+    for b in BusyInterval.objects.filter(
+        calendar_id__in=calendar_ids, start__lt=end, end__gt=start
+    ).values_list("calendar_id", "start", "end"):
+        blocked[b[0]].append(Interval(b[1], b[2]))
+    absences = Absence.objects.filter(
+        calendar_id__in=calendar_ids,
+        last_day__gte=start.date() - timedelta(days=1),
+        first_day__lte=end.date() + timedelta(days=1),
+    ).select_related("calendar__doctor__practice")
+    for a in absences:
+        tz = ZoneInfo(a.calendar.doctor.practice.time_zone)
+        blocked[a.calendar_id].append(
+            Interval(day_bounds_utc(a.first_day, tz)[0], day_bounds_utc(a.last_day, tz)[1])
+        )
+    return blocked
+
+
+def search_doctors(
+    *,
+    specialty: str = "",
+    place: str = "",
+    name: str = "",
+    insurance: str = "",
+    offset: int = 0,
+    limit: int = 20,
+    now: datetime | None = None,
+) -> tuple[int, list[SearchResult]]:
+    """(number of matches, one page of results with each doctor's next free slot)."""
+    now = now or timezone.now()
+    limit = max(1, min(limit, MAX_PAGE))
+    qs = _matching(specialty, place, name, insurance)
+    total = qs.count()
+    page = list(qs.prefetch_related("hours", "visit_types")[offset : offset + limit])
+    if not page:
+        return total, []
+    horizon = max(c.horizon_days for c in page)
+    blocked = blocked_by_calendar(
+        [c.pk for c in page], now - timedelta(days=1), now + timedelta(days=horizon + 2)
+    )
+    results = []
+    for cal in page:
+        types = [
+            vt
+            for vt in cal.visit_types.all()
+            if vt.active and (not insurance or vt.allows(insurance))
+        ]
+        shortest = min((vt.duration_minutes for vt in types), default=None)
+        nxt = None
+        if shortest is not None:
+            nxt = next_free_slot(
+                rules_of(cal), now=now, duration_minutes=shortest, blocked=blocked[cal.pk]
+            )
+        results.append(SearchResult(cal.doctor, cal, types, nxt))
+    return total, results

@@ -1,0 +1,141 @@
+"""Free slots of an online calendar: loads what blocks time and asks the pure
+``domain.availability`` for the rest."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from termin360.core.intervals import Interval
+from termin360.core.timezones import day_bounds_utc
+from termin360.portal.domain.availability import (
+    CalendarRules,
+    WeeklyHours,
+    free_slots,
+    free_slots_by_day,
+    next_free_slot,
+)
+from termin360.portal.models import Absence, Booking, BusyInterval, OnlineCalendar
+
+
+def rules_of(calendar: OnlineCalendar) -> CalendarRules:
+    return CalendarRules(
+        zone=ZoneInfo(calendar.doctor.practice.time_zone),
+        slot_minutes=calendar.slot_minutes,
+        hours=tuple(
+            WeeklyHours(weekday=h.weekday, start=h.start, end=h.end) for h in calendar.hours.all()
+        ),
+        horizon_days=calendar.horizon_days,
+        lead_minutes=calendar.lead_minutes,
+    )
+
+
+def blocked_intervals(
+    calendar: OnlineCalendar, start: datetime, end: datetime, *, exclude_booking: int | None = None
+) -> list[Interval]:
+    """Absences, busy times pushed by the practice and active bookings in [start, end)."""
+    tz = ZoneInfo(calendar.doctor.practice.time_zone)
+    out: list[Interval] = []
+    for a in Absence.objects.filter(
+        calendar=calendar,
+        last_day__gte=start.astimezone(tz).date(),
+        first_day__lte=end.astimezone(tz).date(),
+    ):
+        first, _ = day_bounds_utc(a.first_day, tz)
+        _, last = day_bounds_utc(a.last_day, tz)
+        out.append(Interval(first, last))
+    busy = BusyInterval.objects.filter(calendar=calendar, start__lt=end, end__gt=start)
+    for s, e in busy.values_list("start", "end"):
+        out.append(Interval(s, e))
+    bookings = Booking.objects.filter(
+        calendar=calendar, status=Booking.Status.ACTIVE, start__lt=end, end__gt=start
+    )
+    if exclude_booking is not None:
+        bookings = bookings.exclude(pk=exclude_booking)
+    for s, e in bookings.values_list("start", "end"):
+        out.append(Interval(s, e))
+    return out
+
+
+def _window(calendar: OnlineCalendar, now: datetime) -> tuple[datetime, datetime]:
+    tz = ZoneInfo(calendar.doctor.practice.time_zone)
+    today = now.astimezone(tz).date()
+    start, _ = day_bounds_utc(today, tz)
+    _, end = day_bounds_utc(today + timedelta(days=calendar.horizon_days), tz)
+    return start, end
+
+
+def slots_by_day(
+    calendar: OnlineCalendar,
+    first_day: date,
+    last_day: date,
+    duration_minutes: int,
+    now: datetime | None = None,
+) -> dict[date, list[Interval]]:
+    now = now or timezone.now()
+    tz = ZoneInfo(calendar.doctor.practice.time_zone)
+    start, _ = day_bounds_utc(first_day, tz)
+    _, end = day_bounds_utc(last_day, tz)
+    return free_slots_by_day(
+        rules_of(calendar),
+        now=now,
+        first_day=first_day,
+        last_day=last_day,
+        duration_minutes=duration_minutes,
+        blocked=blocked_intervals(calendar, start, end),
+    )
+
+
+def first_free(
+    calendar: OnlineCalendar, duration_minutes: int, now: datetime | None = None
+) -> Interval | None:
+    now = now or timezone.now()
+    start, end = _window(calendar, now)
+    return next_free_slot(
+        rules_of(calendar),
+        now=now,
+        duration_minutes=duration_minutes,
+        blocked=blocked_intervals(calendar, start, end),
+    )
+
+
+def is_free(
+    calendar: OnlineCalendar,
+    start: datetime,
+    duration_minutes: int,
+    now: datetime | None = None,
+    exclude_booking: int | None = None,
+) -> bool:
+    """Whether a booking of ``duration_minutes`` may start exactly at ``start``."""
+    now = now or timezone.now()
+    tz = ZoneInfo(calendar.doctor.practice.time_zone)
+    day = start.astimezone(tz).date()
+    lo, hi = day_bounds_utc(day, tz)
+    slots = free_slots(
+        rules_of(calendar),
+        now=now,
+        first_day=day,
+        last_day=day,
+        duration_minutes=duration_minutes,
+        blocked=blocked_intervals(calendar, lo, hi, exclude_booking=exclude_booking),
+    )
+    return any(s.start == start for s in slots)
+
+
+def upcoming_free(
+    calendar: OnlineCalendar, duration_minutes: int, after: datetime, count: int = 3
+) -> list[Interval]:
+    """A few free slots from ``after`` on — offered when a wished-for time was just taken."""
+    tz = ZoneInfo(calendar.doctor.practice.time_zone)
+    first = after.astimezone(tz).date()
+    found: list[Interval] = []
+    for week in range(0, 12):
+        lo = first + timedelta(days=7 * week)
+        by_day = slots_by_day(calendar, lo, lo + timedelta(days=6), duration_minutes)
+        for day in sorted(by_day):
+            found.extend(s for s in by_day[day] if s.start >= after)
+        if len(found) >= count:
+            break
+    return found[:count]

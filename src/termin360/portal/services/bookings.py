@@ -1,0 +1,207 @@
+"""Online bookings: book, cancel (patient, practice). P4.
+
+Every change locks the practice row first (``feed.lock_practice``): changes of one
+practice are serialized, the availability check below runs on committed data,
+and the feed numbers stay gap-free. The database refuses overlapping active
+bookings on its own as well (exclusion constraint on PostgreSQL), so even a
+code path that forgot the lock could not double-book.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from termin360.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from termin360.portal.domain.availability import free_slot_at
+from termin360.portal.models import Booking, OnlineCalendar, PatientProfile, VisitType
+from termin360.portal.services import availability, feed, mail
+
+
+class SlotGone(Conflict):
+    """The wished-for time was taken meanwhile; ``alternatives`` lists the next free ones."""
+
+    code = "slot_taken"
+
+
+def _calendar(calendar_id: int) -> OnlineCalendar:
+    try:
+        return OnlineCalendar.objects.select_related("doctor__practice", "doctor__location").get(
+            pk=calendar_id, published=True
+        )
+    except OnlineCalendar.DoesNotExist:
+        raise NotFound(_("This online calendar does not exist or is not published.")) from None
+
+
+def _visit_type(calendar: OnlineCalendar, visit_type_id: int) -> VisitType:
+    try:
+        return calendar.visit_types.get(pk=visit_type_id, active=True)
+    except VisitType.DoesNotExist:
+        raise NotFound(_("This visit type is not offered in this calendar.")) from None
+
+
+def is_existing_patient(patient: PatientProfile, calendar: OnlineCalendar) -> bool:
+    """Known to the practice: has booked (and not only cancelled) with it before."""
+    return (
+        Booking.objects.filter(
+            patient=patient,
+            calendar__doctor__practice=calendar.doctor.practice,
+            status=Booking.Status.ACTIVE,
+        ).exists()
+        or Booking.objects.filter(
+            patient=patient,
+            calendar__doctor__practice=calendar.doctor.practice,
+            start__lt=timezone.now(),
+        ).exists()
+    )
+
+
+def _check_visit_rules(patient: PatientProfile, calendar: OnlineCalendar, vt: VisitType) -> None:
+    if not vt.allows(patient.insurance):
+        raise InvalidInput(
+            _("This visit type is not offered for your insurance type."), code="insurance"
+        )
+    existing = is_existing_patient(patient, calendar)
+    if existing and not vt.existing_patients:
+        raise InvalidInput(_("This visit type is for new patients only."), code="new_only")
+    if not existing and not vt.new_patients:
+        raise InvalidInput(
+            _("This visit type is for existing patients only."), code="existing_only"
+        )
+
+
+def _taken(calendar: OnlineCalendar, vt: VisitType, start: datetime) -> SlotGone:
+    alternatives = availability.upcoming_free(calendar, vt.duration_minutes, after=start)
+    tz = ZoneInfo(calendar.doctor.practice.time_zone)
+    return SlotGone(
+        _("This time was just taken. Please choose another one."),
+        alternatives=[a.start.astimezone(tz).isoformat() for a in alternatives],
+    )
+
+
+def _check_offered(calendar: OnlineCalendar, vt: VisitType, start: datetime) -> None:
+    """Refuse a time the calendar never offers (off the grid, outside the hours, within
+    the lead time, beyond the horizon): that is a wrong request, not a lost race."""
+    offered = free_slot_at(
+        availability.rules_of(calendar),
+        now=timezone.now(),
+        start=start,
+        duration_minutes=vt.duration_minutes,
+        blocked=[],
+    )
+    if offered is None:
+        raise InvalidInput(
+            _(
+                "This time cannot be booked in this calendar: it lies outside the bookable "
+                "hours, too soon or too far ahead."
+            ),
+            code="not_bookable",
+        )
+
+
+def book(
+    *,
+    patient: PatientProfile,
+    calendar_id: int,
+    visit_type_id: int,
+    start: datetime,
+    reason: str = "",
+) -> Booking:
+    """Book ``start`` for a confirmed patient; refused with ``SlotGone`` if not free (any more)."""
+    if patient.email_confirmed_at is None:
+        raise PermissionDenied(
+            _("Please confirm your e-mail address before booking."), code="unconfirmed"
+        )
+    if start.tzinfo is None:
+        raise InvalidInput(_("The start time needs a time zone."), code="naive_time")
+    calendar = _calendar(calendar_id)
+    vt = _visit_type(calendar, visit_type_id)
+    _check_visit_rules(patient, calendar, vt)
+    _check_offered(calendar, vt, start)
+    reason = reason.strip()[:300]
+    try:
+        with transaction.atomic():
+            practice = feed.lock_practice(calendar.doctor.practice_id)
+            if not availability.is_free(calendar, start, vt.duration_minutes):
+                raise _taken(calendar, vt, start)
+            user = patient.user
+            booking = Booking.objects.create(
+                calendar=calendar,
+                patient=patient,
+                visit_type=vt,
+                start=start,
+                end=start + timedelta(minutes=vt.duration_minutes),
+                reason=reason,
+                patient_last_name=patient.last_name,
+                patient_first_name=patient.first_name,
+                patient_date_of_birth=patient.date_of_birth,
+                patient_email=user.email,
+                patient_phone=patient.phone,
+                patient_insurance=patient.insurance,
+            )
+            feed.append_event(practice, booking, "booked")
+            mail.booking_confirmed(booking)
+    except IntegrityError:
+        # The exclusion constraint caught an overlap the check did not see.
+        raise _taken(calendar, vt, start) from None
+    return booking
+
+
+def _cancel(booking: Booking, *, by: str, reason: str) -> Booking:
+    with transaction.atomic():
+        practice = feed.lock_practice(booking.calendar.doctor.practice_id)
+        booking.refresh_from_db()
+        if booking.status != Booking.Status.ACTIVE:
+            raise Conflict(_("This booking is already cancelled."), code="already_cancelled")
+        booking.status = Booking.Status.CANCELLED
+        booking.cancelled_at = timezone.now()
+        booking.cancelled_by = by
+        booking.cancel_reason = reason.strip()[:300]
+        booking.save(update_fields=["status", "cancelled_at", "cancelled_by", "cancel_reason"])
+        feed.append_event(practice, booking, "cancelled")
+        if by == Booking.CancelledBy.PATIENT:
+            mail.booking_cancelled_by_patient(booking)
+        else:
+            mail.booking_cancelled_by_practice(booking)
+    return booking
+
+
+def _booking(booking_id: int) -> Booking:
+    try:
+        return Booking.objects.select_related(
+            "calendar__doctor__practice", "visit_type", "patient__user"
+        ).get(pk=booking_id)
+    except Booking.DoesNotExist:
+        raise NotFound(_("There is no such booking.")) from None
+
+
+def cancel_by_patient(*, patient: PatientProfile, booking_id: int) -> Booking:
+    """A patient cancels their own booking, up to the calendar's cancellation deadline."""
+    booking = _booking(booking_id)
+    if booking.patient_id != patient.pk:
+        raise NotFound(_("There is no such booking."))  # no hint that the id exists
+    deadline = booking.start - timedelta(hours=booking.calendar.cancel_deadline_hours)
+    if timezone.now() > deadline:
+        raise Conflict(
+            _(
+                "Bookings of this practice can be cancelled online up to %(h)s hours before; "
+                "please call the practice."
+            )
+            % {"h": booking.calendar.cancel_deadline_hours},
+            code="deadline_passed",
+        )
+    return _cancel(booking, by=Booking.CancelledBy.PATIENT, reason="")
+
+
+def cancel_by_practice(*, practice_id: int, booking_id: int, reason: str) -> Booking:
+    """The practice cancels one of its bookings, with a reason the patient is told."""
+    booking = _booking(booking_id)
+    if booking.calendar.doctor.practice_id != practice_id:
+        raise NotFound(_("There is no such booking."))
+    if not reason.strip():
+        raise InvalidInput(_("Please give the patient a reason."), code="reason_missing")
+    return _cancel(booking, by=Booking.CancelledBy.PRACTICE, reason=reason)

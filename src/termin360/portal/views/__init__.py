@@ -1,0 +1,1 @@
+"""Web pages of the portal, one module per area (accounts, patients' pages, practice admin)."""

@@ -1,0 +1,164 @@
+"""Fixtures of the portal tests (run with the portal's settings: ``--ds
+termin360.deploy.portal.settings``, as scripts/test does).
+
+``world``: a practice in Bruchsal with one doctor whose online calendar is published
+(Mon–Fri 08:00–12:00, 15-minute slots, visit types "Kontrolle" 15 min and
+"Erstgespräch" 30 min, horizon 28 days, lead 60 minutes), and a confirmed patient.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time as _time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from tests.conftest import BACKEND, Server, _test_database_url, free_port
+
+PATIENT_PASSWORD = "patient-pass-123"
+ADMIN_PASSWORD = "admin-pass-123"
+
+
+@dataclass
+class World:
+    practice: Any
+    location: Any
+    doctor: Any
+    calendar: Any
+    checkup: Any  # 15-minute visit type
+    first_visit: Any  # 30-minute visit type
+    patient: Any
+    admin_email: str
+
+
+def make_patient(
+    email: str,
+    *,
+    last: str = "Müller",
+    first: str = "Hans",
+    born: date = date(1980, 5, 17),
+    insurance: str = "gkv",
+    confirmed: bool = True,
+) -> Any:
+    from django.contrib.auth.models import User
+
+    from termin360.portal.models import PatientProfile
+
+    user = User.objects.create_user(username=email, email=email, password=PATIENT_PASSWORD)
+    return PatientProfile.objects.create(
+        user=user,
+        last_name=last,
+        first_name=first,
+        date_of_birth=born,
+        phone="0721 123456",
+        insurance=insurance,
+        email_confirmed_at=timezone.now() if confirmed else None,
+    )
+
+
+def build_world(name: str = "Praxis Berger", admin_email: str = "admin@praxis-berger.de") -> World:
+    from termin360.portal.services import practices
+
+    practice = practices.signup_practice(
+        name=name, email=admin_email, admin_email=admin_email, password=ADMIN_PASSWORD
+    )
+    location = practices.add_location(
+        practice=practice,
+        name="Bruchsal",
+        street="Hauptstraße 1",
+        postcode="76646",
+        city="Bruchsal",
+    )
+    doctor = practices.add_doctor(
+        practice=practice,
+        location_id=location.pk,
+        title="Dr.",
+        first_name="Anna",
+        last_name="Berger",
+        specialty="Allgemeinmedizin",
+    )
+    calendar = doctor.calendar
+    practices.set_calendar_rules(
+        calendar=calendar,
+        slot_minutes=15,
+        horizon_days=28,
+        lead_minutes=60,
+        cancel_deadline_hours=24,
+    )
+    practices.set_weekly_hours(calendar=calendar, hours=[(d, time(8), time(12)) for d in range(5)])
+    checkup = practices.add_visit_type(calendar=calendar, name="Kontrolle", duration_minutes=15)
+    first = practices.add_visit_type(calendar=calendar, name="Erstgespräch", duration_minutes=30)
+    practices.publish(calendar=calendar)
+    patient = make_patient(f"patient-{practice.pk}@example.org")
+    return World(practice, location, doctor, calendar, checkup, first, patient, admin_email)
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    return build_world()
+
+
+@pytest.fixture
+def portal_server(transactional_db: None, tmp_path: Path) -> Iterator[Server]:
+    """``termin360 portal serve`` in its own process on the test database."""
+    if BACKEND == "sqlite" and not os.environ.get("TERMIN360_TEST_SQLITE_FILE"):
+        pytest.skip("set TERMIN360_TEST_SQLITE_FILE (scripts/test does) to share SQLite")
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            "PORTAL_DATABASE_URL": _test_database_url(),
+            "TERMIN360_DATA_DIR": str(tmp_path),
+            "TERMIN360_SECRET_KEY": "test-secret-key-" + "x" * 40,
+            "TERMIN360_LOG_LEVEL": "WARNING",
+            "TERMIN360_PORTAL_URL": f"http://127.0.0.1:{port}",
+        }
+    )
+    log = tmp_path / "portal.log"
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "termin360",
+                "portal",
+                "serve",
+                "--port",
+                str(port),
+                "--threads",
+                "64",
+            ],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = _time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or _time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"portal server did not start:\n{log.read_text()}")
+        _time.sleep(0.1)
+    try:
+        yield Server(url, proc, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
