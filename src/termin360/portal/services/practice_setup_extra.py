@@ -1,0 +1,109 @@
+"""P1, continued: the edits a practice makes after setting up (``practices`` has the first
+steps): doctor details, switching visit types off and on, removing an absence, the
+practice's own settings.
+
+Visit types are switched off rather than deleted: bookings keep pointing at the type
+they were made for (``Booking.visit_type`` is protected).
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from termin360.core.errors import InvalidInput, NotFound
+from termin360.core.names import normalize_name
+from termin360.portal.models import Absence, Doctor, Location, Practice, VisitType
+
+MAX_REMINDER_HOURS = 24 * 7
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+
+
+def clean_languages(languages: str) -> str:
+    """``"DE, en ;tr"`` → ``"de,en,tr"``; refuses anything that is not an ISO 639 code."""
+    codes = [c for c in re.split(r"[\s,;]+", languages.strip().lower()) if c]
+    if not codes:
+        return "de"
+    bad = [c for c in codes if not _LANGUAGE.match(c)]
+    if bad:
+        raise InvalidInput(
+            _("Languages are two- or three-letter codes such as de, en, tr (not %(bad)s).")
+            % {"bad": ", ".join(bad)},
+            code="languages",
+        )
+    return ",".join(dict.fromkeys(codes))
+
+
+def update_doctor(
+    *,
+    practice: Practice,
+    doctor_id: int,
+    location_id: int,
+    title: str,
+    first_name: str,
+    last_name: str,
+    specialty: str,
+    languages: str,
+) -> Doctor:
+    """New details of a doctor; search key and calendar name follow."""
+    try:
+        doctor = practice.doctors.select_related("calendar").get(pk=doctor_id)
+        location = practice.locations.get(pk=location_id)
+    except (Doctor.DoesNotExist, Location.DoesNotExist):
+        raise NotFound(_("There is no such doctor or location.")) from None
+    if not (first_name.strip() and last_name.strip() and specialty.strip()):
+        raise InvalidInput(_("A doctor needs a name and a specialty."), code="incomplete")
+    doctor.location = location
+    doctor.title = title.strip()
+    doctor.first_name = first_name.strip()
+    doctor.last_name = last_name.strip()
+    doctor.specialty = specialty.strip()
+    doctor.languages = clean_languages(languages)
+    doctor.search_key = normalize_name(f"{doctor.display_name} {doctor.specialty}")
+    with transaction.atomic():
+        doctor.save()
+        calendar = doctor.calendar
+        calendar.name = f"{doctor.display_name} – {doctor.specialty}"
+        calendar.save(update_fields=["name"])
+    return doctor
+
+
+def set_visit_type_active(*, practice: Practice, visit_type_id: int, active: bool) -> VisitType:
+    """Offer a visit type again, or stop offering it (existing bookings keep it)."""
+    try:
+        vt = VisitType.objects.get(pk=visit_type_id, calendar__doctor__practice=practice)
+    except VisitType.DoesNotExist:
+        raise NotFound(_("There is no such visit type.")) from None
+    vt.active = active
+    vt.save(update_fields=["active"])
+    return vt
+
+
+def remove_absence(*, practice: Practice, absence_id: int) -> None:
+    deleted, _rows = Absence.objects.filter(
+        pk=absence_id, calendar__doctor__practice=practice
+    ).delete()
+    if not deleted:
+        raise NotFound(_("There is no such absence."))
+
+
+def update_practice_settings(
+    *, practice: Practice, name: str, email: str, reminder_hours: int
+) -> Practice:
+    """Name, contact address (for alerts) and how many hours before an appointment
+    patients get their reminder."""
+    if not name.strip():
+        raise InvalidInput(_("The practice needs a name."), code="name_missing")
+    if not 1 <= reminder_hours <= MAX_REMINDER_HOURS:
+        raise InvalidInput(
+            _("Reminders go out 1 to %(max)s hours before the appointment.")
+            % {"max": MAX_REMINDER_HOURS},
+            code="reminder_hours",
+        )
+    practice.name = name.strip()
+    practice.email = email.strip()
+    practice.reminder_hours = reminder_hours
+    practice.save(update_fields=["name", "email", "reminder_hours"])
+    return practice
