@@ -344,7 +344,7 @@ def test_cancel_my_booking(client: Any, world: World) -> None:
     booking.refresh_from_db()
     assert booking.status == Booking.Status.CANCELLED and booking.cancelled_by == "patient"
     page = _text(r)
-    assert "storniert" in page
+    assert "ist abgesagt" in page
     assert r.context["upcoming"] == [] and r.context["past"][0]["booking"] == booking
 
 

@@ -229,7 +229,7 @@ def doctor(request: HttpRequest, calendar_id: int) -> HttpResponse:
             "calendar": calendar,
             "doctor": calendar.doctor,
             "address": address(calendar.doctor),
-            "languages": language_names(calendar.doctor.languages),
+            "doctor_languages": language_names(calendar.doctor.languages),
             "visit_types": types,
             "chosen": chosen,
             "days": days,
