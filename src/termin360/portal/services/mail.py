@@ -1,0 +1,206 @@
+"""E-mails, queued as ``OutgoingEmail`` rows in the transaction of the change (P5).
+
+Call these inside the ``transaction.atomic`` block of the change they report: the
+mail then exists exactly when the change does. The worker (``termin360 portal
+worker``, :mod:`termin360.portal.worker`) sends it after commit; no request ever
+waits for SMTP.
+
+Texts come from ``templates/portal/mail/<name>_subject.txt`` and ``<name>.txt``
+(English msgids, rendered in the site language, German). Times are local times of
+the practice's zone. A mail holds only what the patient entered themselves and
+what the practice publishes — never a diagnosis or the reason of a visit to
+anyone but the patient.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import formats, translation
+
+from termin360.portal import ics
+from termin360.portal.models import Booking, OutgoingEmail
+
+NoticeKind = Literal["booked", "cancelled"]
+
+
+def _queue(to: str, subject: str, body: str, kind: str, ics_text: str = "") -> OutgoingEmail | None:
+    if not to:  # the account is gone; nobody to tell
+        return None
+    return OutgoingEmail.objects.create(
+        to=to, subject=subject[:200], body=body, kind=kind, ics=ics_text
+    )
+
+
+def _render(name: str, context: dict[str, Any]) -> tuple[str, str]:
+    subject = render_to_string(f"portal/mail/{name}_subject.txt", context)
+    body = render_to_string(f"portal/mail/{name}.txt", context)
+    return " ".join(subject.split()), body.strip() + "\n"
+
+
+def portal_url(path: str) -> str:
+    base = str(getattr(settings, "PORTAL_BASE_URL", "http://127.0.0.1:8000"))
+    return base.rstrip("/") + path
+
+
+def _local_when(instant: datetime, zone_name: str) -> dict[str, str]:
+    local = instant.astimezone(ZoneInfo(zone_name))
+    return {
+        "weekday": formats.date_format(local, "l"),
+        "date": formats.date_format(local, "DATE_FORMAT"),
+        "time": formats.time_format(local, "TIME_FORMAT"),
+    }
+
+
+def _booking_context(booking: Booking) -> dict[str, Any]:
+    calendar = booking.calendar
+    doctor = calendar.doctor
+    practice = doctor.practice
+    location = doctor.location
+    address = ", ".join(
+        p for p in (location.street, f"{location.postcode} {location.city}".strip()) if p
+    )
+    return {
+        "booking": booking,
+        "practice_name": practice.name,
+        "practice_email": practice.email,
+        "doctor": doctor.display_name,
+        "specialty": doctor.specialty,
+        "location_name": location.name,
+        "address": address,
+        "visit_type": booking.visit_type.name,
+        "duration": booking.visit_type.duration_minutes,
+        "when": _local_when(booking.start, practice.time_zone),
+        "end": _local_when(booking.end, practice.time_zone),
+        "patient_name": f"{booking.patient_first_name} {booking.patient_last_name}".strip(),
+        "my_bookings_url": portal_url(reverse("portal:my-bookings")),
+        "portal_url": portal_url("/"),
+        "cancel_deadline_hours": calendar.cancel_deadline_hours,
+    }
+
+
+def _booking_ics(booking: Booking, context: dict[str, Any], *, method: ics.Method) -> str:
+    where = ", ".join(p for p in (context["practice_name"], context["address"]) if p)
+    return ics.build(
+        ics.IcsEvent(
+            booking_id=booking.pk,
+            start=booking.start,
+            end=booking.end,
+            time_zone=booking.calendar.doctor.practice.time_zone,
+            summary=render_to_string("portal/mail/ics_summary.txt", context).strip(),
+            location=where,
+            description=render_to_string("portal/mail/ics_description.txt", context).strip(),
+            url=context["my_bookings_url"],
+        ),
+        method=method,
+    )
+
+
+def _booking_mail(
+    booking: Booking, name: str, kind: str, *, to: str, method: ics.Method | None
+) -> OutgoingEmail | None:
+    with translation.override(settings.LANGUAGE_CODE):
+        context = _booking_context(booking)
+        subject, body = _render(name, context)
+        ics_text = _booking_ics(booking, context, method=method) if method else ""
+    return _queue(to, subject, body, kind, ics_text)
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def confirm_email(user: Any, link: str) -> OutgoingEmail | None:
+    """Ask a new patient to confirm their address (P3); ``link`` is absolute."""
+    with translation.override(settings.LANGUAGE_CODE):
+        subject, body = _render(
+            "confirm_email", {"user": user, "link": link, "portal_url": portal_url("/")}
+        )
+    return _queue(user.email, subject, body, "confirm_email")
+
+
+def password_reset(user: Any, link: str) -> OutgoingEmail | None:
+    """A link to choose a new password (P3); ``link`` is absolute."""
+    with translation.override(settings.LANGUAGE_CODE):
+        subject, body = _render(
+            "password_reset", {"user": user, "link": link, "portal_url": portal_url("/")}
+        )
+    return _queue(user.email, subject, body, "password_reset")
+
+
+# --------------------------------------------------------------------------- patients
+
+
+def booking_confirmed(booking: Booking) -> None:
+    """Confirmation with the appointment as a calendar file."""
+    _booking_mail(
+        booking,
+        "booking_confirmed",
+        "booking_confirmed",
+        to=booking.patient_email,
+        method="PUBLISH",
+    )
+
+
+def booking_cancelled_by_patient(booking: Booking) -> None:
+    """The patient's own cancellation, confirmed; the file removes the calendar entry."""
+    _booking_mail(
+        booking,
+        "booking_cancelled",
+        "booking_cancelled",
+        to=booking.patient_email,
+        method="CANCEL",
+    )
+
+
+def booking_cancelled_by_practice(booking: Booking) -> None:
+    """The practice cancelled (with its reason); the file removes the calendar entry."""
+    _booking_mail(
+        booking,
+        "practice_cancelled",
+        "practice_cancelled",
+        to=booking.patient_email,
+        method="CANCEL",
+    )
+
+
+def booking_reminder(booking: Booking) -> None:
+    """Reminder before the appointment (queued by the worker, ``Practice.reminder_hours``)."""
+    _booking_mail(
+        booking, "booking_reminder", "booking_reminder", to=booking.patient_email, method=None
+    )
+
+
+# --------------------------------------------------------------------------- practices
+
+
+def practice_booking_notice(booking: Booking, kind: NoticeKind) -> None:
+    """Tell the practice's address about a new or cancelled online booking.
+
+    The patient's name and the time, never the reason of the visit: the practice
+    sees that in its calendar once the booking is delivered.
+    """
+    if kind not in ("booked", "cancelled"):
+        raise ValueError(f"unknown notice kind {kind!r}")
+    _booking_mail(
+        booking,
+        f"notice_{kind}",
+        f"practice_notice_{kind}",
+        to=booking.calendar.doctor.practice.email,
+        method=None,
+    )
+
+
+def undelivered_alert(booking: Booking) -> None:
+    """P6: a booking has not reached the practice calendar in time; someone should look."""
+    _booking_mail(
+        booking,
+        "undelivered_alert",
+        "undelivered_alert",
+        to=booking.calendar.doctor.practice.email,
+        method=None,
+    )
