@@ -124,7 +124,7 @@ def test_signup_setup_and_publish_makes_the_calendar_searchable(client: Any) -> 
     publish_url = reverse("portal:practice-calendar-publish", args=[calendar.pk])
     refused = client.post(publish_url, {"published": "1"})
     assert refused.status_code == 200
-    assert "Legen Sie die buchbaren Zeiten fest" in _text(refused) or "hours" in _text(refused)
+    assert "legen Sie vor dem Veröffentlichen die buchbaren Zeiten fest" in _text(refused)
     calendar.refresh_from_db()
     assert not calendar.published
 
@@ -140,9 +140,9 @@ def test_signup_setup_and_publish_makes_the_calendar_searchable(client: Any) -> 
     ]
 
     refused = client.post(publish_url, {"published": "1"})
-    assert refused.status_code == 200
+    assert "legen Sie vor dem Veröffentlichen eine Terminart an" in _text(refused)
     calendar.refresh_from_db()
-    assert not calendar.published  # no visit type yet
+    assert not calendar.published
 
     response = client.post(
         reverse("portal:practice-calendar-rules", args=[calendar.pk]),
@@ -189,8 +189,13 @@ def test_signup_setup_and_publish_makes_the_calendar_searchable(client: Any) -> 
 
 
 @pytest.mark.django_db
-def test_publish_refused_without_hours_names_the_reason(client: Any, world: World) -> None:
+def test_publish_refused_without_hours_names_the_reason_in_english_too(
+    client: Any, world: World
+) -> None:
+    from django.conf import settings
+
     _admin_login(client, world)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # what the language switch stores
     client.post(
         reverse("portal:practice-calendar-publish", args=[world.calendar.pk]), {"published": "0"}
     )
@@ -198,10 +203,9 @@ def test_publish_refused_without_hours_names_the_reason(client: Any, world: Worl
     response = client.post(
         reverse("portal:practice-calendar-publish", args=[world.calendar.pk]),
         {"published": "1"},
-        HTTP_ACCEPT_LANGUAGE="en",
     )
     assert response.status_code == 200
-    assert 'role="alert"' in _text(response)
+    assert "Set the bookable hours before publishing." in _text(response)
     world.calendar.refresh_from_db()
     assert not world.calendar.published
 
