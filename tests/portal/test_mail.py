@@ -65,10 +65,10 @@ def test_booking_queues_a_german_confirmation_with_calendar_file(world: World) -
     (m,) = queued("booking_confirmed")
     assert m.to == world.patient.user.email
     assert m.sent_at is None and m.attempts == 0
-    assert m.subject.startswith("Terminbestätigung")
+    assert m.subject.startswith("Termin bestätigt")
     assert "Praxis Berger" in m.subject
     assert "09:15" in m.subject
-    assert "Hallo Hans Müller" in m.body
+    assert "Guten Tag Hans Müller" in m.body
     for text in (
         "Dr. Anna Berger",
         "Allgemeinmedizin",
