@@ -306,6 +306,16 @@ def test_login_ignores_a_next_url_on_another_host(client: Client, world: World) 
     assert r["Location"] == reverse("portal:my-bookings")
 
 
+def test_a_practice_admin_lands_on_the_practice_dashboard(client: Client, world: World) -> None:
+    from tests.portal.conftest import ADMIN_PASSWORD
+
+    r = client.post(
+        reverse("portal:login"), {"email": world.admin_email, "password": ADMIN_PASSWORD}
+    )
+    assert r.status_code == 302
+    assert r["Location"] == reverse("portal:practice-dashboard")
+
+
 def test_a_wrong_password_says_so_in_german(client: Client, world: World) -> None:
     r = client.post(
         reverse("portal:login"), {"email": world.patient.user.email, "password": "falsch-123"}

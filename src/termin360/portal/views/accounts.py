@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from termin360.core.errors import ApplicationError
-from termin360.portal.models import Insurance, PatientProfile
+from termin360.portal.models import Insurance, PatientProfile, PracticeAdmin
 from termin360.portal.services import patients, ratelimit
 
 PHONE = re.compile(r"^\+?[0-9 ()/.\-]{5,40}$")
@@ -164,12 +164,14 @@ def _client_ip(request: HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR") or "unknown")
 
 
-def _next_url(request: HttpRequest) -> str:
+def _next_url(request: HttpRequest, user: User) -> str:
     wanted = request.POST.get("next") or request.GET.get("next") or ""
     if wanted and url_has_allowed_host_and_scheme(
         wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return wanted
+    if PracticeAdmin.objects.filter(user=user).exists():
+        return reverse("portal:practice-dashboard")
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
@@ -309,7 +311,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 profile = PatientProfile.objects.filter(user=user).first()
                 if profile is not None and profile.email_confirmed_at is None:
                     _unconfirmed_hint(request)
-                return redirect(_next_url(request))
+                return redirect(_next_url(request, user))
     elif form.is_bound:
         status = 400
     return render(
