@@ -252,3 +252,33 @@ def test_openapi_document_lists_the_api(client: Client) -> None:
         "/api/v1/bookings/{booking_id}",
     } <= set(doc["paths"])
     assert "409" in doc["paths"]["/api/v1/bookings"]["post"]["responses"]
+
+
+def test_next_free_slot_beyond_a_fully_booked_first_week(world: World, client: Client) -> None:
+    """Search looks at the first week first, then at the whole horizon."""
+    from termin360.portal.services import practices
+
+    today = datetime.now(tz=BERLIN).date()
+    practices.add_absence(
+        calendar=world.calendar,
+        first_day=today,
+        last_day=today + timedelta(days=12),
+        reason="Urlaub",
+    )
+    [hit] = ok(get(client, "/search"))["results"]
+    nxt = datetime.fromisoformat(hit["next_free_slot"]).astimezone(BERLIN)
+    first_workday = today + timedelta(days=13)
+    while first_workday.weekday() >= 5:
+        first_workday += timedelta(days=1)
+    assert (nxt.date(), nxt.time()) == (first_workday, time(8))
+
+
+def test_no_next_free_slot_when_the_horizon_is_full(world: World, client: Client) -> None:
+    from termin360.portal.services import practices
+
+    today = datetime.now(tz=BERLIN).date()
+    practices.add_absence(
+        calendar=world.calendar, first_day=today, last_day=today + timedelta(days=40), reason=""
+    )
+    [hit] = ok(get(client, "/search"))["results"]
+    assert hit["next_free_slot"] is None

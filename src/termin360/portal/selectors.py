@@ -8,7 +8,7 @@ so its cost follows the page size, not the number of calendars.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from django.utils import timezone
 from termin360.core.intervals import Interval
 from termin360.core.names import normalize_name
 from termin360.core.timezones import day_bounds_utc
-from termin360.portal.domain.availability import next_free_slot
+from termin360.portal.domain.availability import CalendarRules, next_free_slot
 from termin360.portal.models import (
     Absence,
     Booking,
@@ -30,6 +30,8 @@ from termin360.portal.models import (
 from termin360.portal.services.availability import rules_of
 
 MAX_PAGE = 50
+# Days searched first for a result's next free slot (see search_doctors).
+FIRST_WINDOW_DAYS = 7
 
 
 @dataclass
@@ -111,11 +113,15 @@ def search_doctors(
     page = list(qs.prefetch_related("hours", "visit_types")[offset : offset + limit])
     if not page:
         return total, []
-    horizon = max(c.horizon_days for c in page)
+    # Most calendars have a free slot within days: load the first week's blocked time for
+    # the page, and the whole horizon only for calendars that have nothing in that week
+    # (loading 12 weeks of bookings for 20 calendars was most of a search's time).
+    ids = [c.pk for c in page]
     blocked = blocked_by_calendar(
-        [c.pk for c in page], now - timedelta(days=1), now + timedelta(days=horizon + 2)
+        ids, now - timedelta(days=1), now + timedelta(days=FIRST_WINDOW_DAYS + 2)
     )
     results = []
+    pending: list[tuple[SearchResult, CalendarRules, int]] = []
     for cal in page:
         types = [
             vt
@@ -123,10 +129,26 @@ def search_doctors(
             if vt.active and (not insurance or vt.allows(insurance))
         ]
         shortest = min((vt.duration_minutes for vt in types), default=None)
-        nxt = None
-        if shortest is not None:
-            nxt = next_free_slot(
-                rules_of(cal), now=now, duration_minutes=shortest, blocked=blocked[cal.pk]
+        result = SearchResult(cal.doctor, cal, types, None)
+        results.append(result)
+        if shortest is None:
+            continue
+        rules = rules_of(cal)
+        first_week = replace(rules, horizon_days=min(rules.horizon_days, FIRST_WINDOW_DAYS))
+        result.next_free = next_free_slot(
+            first_week, now=now, duration_minutes=shortest, blocked=blocked[cal.pk]
+        )
+        if result.next_free is None and rules.horizon_days > FIRST_WINDOW_DAYS:
+            pending.append((result, rules, shortest))
+    if pending:
+        horizon = max(rules.horizon_days for _, rules, _ in pending)
+        blocked = blocked_by_calendar(
+            [r.calendar.pk for r, _, _ in pending],
+            now - timedelta(days=1),
+            now + timedelta(days=horizon + 2),
+        )
+        for result, rules, shortest in pending:
+            result.next_free = next_free_slot(
+                rules, now=now, duration_minutes=shortest, blocked=blocked[result.calendar.pk]
             )
-        results.append(SearchResult(cal.doctor, cal, types, nxt))
     return total, results

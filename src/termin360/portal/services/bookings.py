@@ -28,6 +28,10 @@ class SlotGone(Conflict):
     code = "slot_taken"
 
 
+class _Taken(Exception):
+    """Inside ``book``: the time is not free; leaves the transaction before ``SlotGone``."""
+
+
 def _calendar(calendar_id: int) -> OnlineCalendar:
     try:
         return OnlineCalendar.objects.select_related("doctor__practice", "doctor__location").get(
@@ -127,7 +131,7 @@ def book(
         with transaction.atomic():
             practice = feed.lock_practice(calendar.doctor.practice_id)
             if not availability.is_free(calendar, start, vt.duration_minutes):
-                raise _taken(calendar, vt, start)
+                raise _Taken
             user = patient.user
             booking = Booking.objects.create(
                 calendar=calendar,
@@ -145,8 +149,10 @@ def book(
             )
             feed.append_event(practice, booking, "booked")
             mail.booking_confirmed(booking)
-    except IntegrityError:
-        # The exclusion constraint caught an overlap the check did not see.
+    except (_Taken, IntegrityError):
+        # IntegrityError: the exclusion constraint caught an overlap the check did not see.
+        # The alternatives are looked up after the rollback, so a crowd of losers does not
+        # hold the practice lock (or SQLite's write lock) while they search.
         raise _taken(calendar, vt, start) from None
     return booking
 
