@@ -210,6 +210,8 @@ def test_deleting_cancels_future_bookings_even_past_the_deadline_and_removes_the
     # The practice is told (queued with the cancellation), once per booking.
     assert OutgoingEmail.objects.count() > mails_before
     assert world.practice.events.filter(kind="cancelled").count() == 2
+    notices = OutgoingEmail.objects.filter(kind="practice_notice_cancelled")
+    assert [m.to for m in notices] == [world.practice.email] * 2
 
 
 def test_a_booking_already_cancelled_by_the_practice_is_left_alone(

@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from termin360.portal import ics
 from termin360.portal.models import Booking, OutgoingEmail, Practice
-from termin360.portal.services import mail
+from termin360.portal.services import mail, patients
 
 log = logging.getLogger("termin360.portal.worker")
 
@@ -197,8 +197,10 @@ def send_one(outgoing: OutgoingEmail) -> bool:
 
 
 def run_round(stop_event: threading.Event | None = None) -> RoundResult:
-    """One pass: queue due reminders, then send due mails until none is left or we stop."""
+    """One pass: queue due reminders, forget what deleted accounts left behind once its
+    time has passed (P7), then send due mails until none is left or we stop."""
     result = RoundResult(reminders=queue_reminders())
+    patients.forget_past_snapshots()
     while stop_event is None or not stop_event.is_set():
         outgoing = claim_next()
         if outgoing is None:

@@ -282,9 +282,10 @@ def cancel_future_bookings(patient: PatientProfile) -> list[Booking]:
     for booking in future:
         # Conflict: cancelled meanwhile (by the practice), nothing left to do.
         with contextlib.suppress(Conflict):
-            cancelled.append(
-                bookings._cancel(booking, by=Booking.CancelledBy.PATIENT, reason=ACCOUNT_DELETED)
-            )
+            done = bookings._cancel(booking, by=Booking.CancelledBy.PATIENT, reason=ACCOUNT_DELETED)
+            # The practice is told directly too: not every practice runs the connector.
+            mail.practice_booking_notice(done, "cancelled")
+            cancelled.append(done)
     return cancelled
 
 
