@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,31 +19,84 @@ import pytest
 from tests.conftest import Api, Practice
 
 LOCALE = Path(__file__).resolve().parents[2] / "src" / "termin360" / "locale"
-ENTRY = re.compile(r'(#, fuzzy\n)?msgid "(.*?)"\nmsgstr "(.*?)"\n', re.S)
 
 
-def _entries(lang: str) -> list[tuple[bool, str, str]]:
+@dataclass
+class Entry:
+    fuzzy: bool
+    context: str | None
+    msgid: str
+    plural: str | None
+    msgstrs: list[str]
+
+
+def _unquote(lines: list[str]) -> str:
+    """The concatenated, unescaped string of a keyword line and its continuation lines."""
+    raw = "".join(line[line.index('"') + 1 : line.rindex('"')] for line in lines)
+    escapes = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+    return re.sub(r"\\(.)", lambda m: escapes.get(m.group(1), m.group(0)), raw)
+
+
+def _entries(lang: str) -> list[Entry]:
+    """Entries of a PO file (header left out), plural forms and contexts included."""
     text = (LOCALE / lang / "LC_MESSAGES" / "django.po").read_text(encoding="utf-8")
-    # Join continued lines ("…"\n"…") so each msgid/msgstr is one string.
-    text = re.sub(r'"\n"', "", text)
-    return [(bool(f), i, s) for f, i, s in ENTRY.findall(text) if i]
-
-
-def _unescape(s: str) -> str:
-    return s.encode().decode("unicode_escape").encode("latin-1").decode("utf-8")
+    out = []
+    for block in text.split("\n\n"):
+        lines = [ln for ln in block.splitlines() if ln and not ln.startswith("#~")]
+        fields: dict[str, list[str]] = {}
+        key = None
+        for line in lines:
+            if line.startswith("#"):
+                continue
+            if line.startswith('"'):
+                assert key is not None
+                fields[key].append(line)
+                continue
+            key = line.split(" ", 1)[0]
+            fields[key] = [line]
+        if "msgid" not in fields:
+            continue
+        msgid = _unquote(fields["msgid"])
+        if not msgid:
+            continue  # the header
+        strs = [_unquote(v) for k, v in sorted(fields.items()) if k.startswith("msgstr")]
+        out.append(
+            Entry(
+                fuzzy=any(ln.startswith("#,") and "fuzzy" in ln for ln in lines),
+                context=_unquote(fields["msgctxt"]) if "msgctxt" in fields else None,
+                msgid=msgid,
+                plural=_unquote(fields["msgid_plural"]) if "msgid_plural" in fields else None,
+                msgstrs=strs,
+            )
+        )
+    return out
 
 
 def test_german_catalogue_translates_every_message_and_has_no_fuzzy_entries() -> None:
     entries = _entries("de")
     assert len(entries) > 40
-    assert [i for f, i, _ in entries if f] == []
-    assert [i for _, i, s in entries if not s] == []
+    assert [e.msgid for e in entries if e.fuzzy] == []
+    assert [e.msgid for e in entries if not all(e.msgstrs)] == []
 
 
 def test_compiled_german_catalogue_matches_its_source() -> None:
     with (LOCALE / "de" / "LC_MESSAGES" / "django.mo").open("rb") as fh:
         compiled = gettext.GNUTranslations(fh)
-    stale = [i for _, i, s in _entries("de") if compiled.gettext(_unescape(i)) != _unescape(s)]
+    stale = []
+    for e in _entries("de"):
+        if e.plural is not None:
+            got = [
+                compiled.npgettext(e.context, e.msgid, e.plural, n)
+                if e.context
+                else compiled.ngettext(e.msgid, e.plural, n)
+                for n in (1, 2)
+            ]
+        elif e.context is not None:
+            got = [compiled.pgettext(e.context, e.msgid)]
+        else:
+            got = [compiled.gettext(e.msgid)]
+        if got != e.msgstrs:
+            stale.append(e.msgid)
     assert stale == [], "run: cd src/termin360 && django-admin compilemessages"
 
 
