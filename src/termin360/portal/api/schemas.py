@@ -5,39 +5,21 @@ in with an offset, so it is never ambiguous."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from ninja import Schema
 from pydantic import AwareDatetime, Field, field_validator
 
+from termin360.webapi.schemas import FIRST_DAY as FIRST_DAY  # re-exported for the endpoints
+from termin360.webapi.schemas import LAST_DAY as LAST_DAY
+from termin360.webapi.schemas import ApiDay, Input
+from termin360.webapi.schemas import ErrorOut as ErrorOut
+
 Insurance = Literal["gkv", "pkv", "self"]
 
-# Outside these days date arithmetic (the day after, a week on) could overflow, and
-# nobody books for the year 9999: such dates are refused with a 422, not a 500.
-FIRST_DAY = date(1900, 1, 1)
-LAST_DAY = date(2199, 12, 31)
-ApiDay = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
 # Ids are 64-bit in the database; a larger number can name nothing.
 MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-
-
-class Input(Schema):
-    """Base of request bodies and query parameters: no text may carry a NUL character
-    (PostgreSQL cannot store one, so it would fail late instead of being refused)."""
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        texts = value if isinstance(value, list) else [value]
-        if any(isinstance(t, str) and "\x00" in t for t in texts):
-            raise ValueError("text must not contain NUL characters")
-        return value
-
-
-class ErrorOut(Schema):
-    code: str
-    detail: str
 
 
 class SlotTakenOut(ErrorOut):

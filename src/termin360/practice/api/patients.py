@@ -13,11 +13,12 @@ from termin360.practice.api import schemas
 from termin360.practice.models import Patient
 from termin360.practice.services import patients as services
 from termin360.practice.services.lookups import patient_by_id
+from termin360.webapi.schemas import Input
 
 router = Router(tags=["patients"])
 
 
-class PatientSearch(schemas.Input):
+class PatientSearch(Input):
     q: str = Field("", max_length=100, description="name parts, e.g. 'müller han'")
     date_of_birth: date | None = None
     location_id: int | None = None

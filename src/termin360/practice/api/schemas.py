@@ -4,37 +4,20 @@ zone with their UTC offset; times coming in may carry an offset or be local wall
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Annotated, Any, Literal
+from typing import Literal
 
 from ninja import Schema
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
+
+from termin360.webapi.schemas import FIRST_DAY as FIRST_DAY  # re-exported for the endpoints
+from termin360.webapi.schemas import LAST_DAY as LAST_DAY
+from termin360.webapi.schemas import ApiDay, Input
+from termin360.webapi.schemas import ErrorOut as ErrorOut
 
 Insurance = Literal["gkv", "pkv", "self"]
 SlotStateName = Literal["free", "note", "annotation", "appointment"]
-
-# The days a practice calendar can hold. Outside, date arithmetic (the day after, the
-# week around) would overflow; nobody books for the year 9999.
-FIRST_DAY = date(1900, 1, 1)
-LAST_DAY = date(2199, 12, 31)
-CalendarDay = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
-
-
-class Input(Schema):
-    """Base of request bodies and query parameters: no text may carry a NUL character
-    (PostgreSQL cannot store one, so it would fail late instead of being refused)."""
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        texts = value if isinstance(value, list) else [value]
-        if any(isinstance(t, str) and "\x00" in t for t in texts):
-            raise ValueError("text must not contain NUL characters")
-        return value
-
-
-class ErrorOut(Schema):
-    code: str
-    detail: str
+# A day a practice calendar can hold (1900–2199).
+CalendarDay = ApiDay
 
 
 class TokenIn(Input):
