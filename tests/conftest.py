@@ -12,8 +12,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time as _time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from pathlib import Path
@@ -21,6 +23,9 @@ from typing import Any
 
 import httpx
 import pytest
+
+# The headless Chromium fixture (`browser`) of the practice and the portal browser tests.
+pytest_plugins = ["tests.chromium"]
 
 BACKEND = os.environ.get("TERMIN360_TEST_DB", "sqlite")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "var" / "test-artifacts"
@@ -195,64 +200,106 @@ class Server:
     log: Path
 
 
-@pytest.fixture
-def practice_server(transactional_db: None, tmp_path: Path) -> Iterator[Server]:
-    """``termin360 practice serve`` in its own process on the test database.
+DATABASE_URL_VARIABLE = {"practice": "PRACTICE_DATABASE_URL", "portal": "PORTAL_DATABASE_URL"}
 
-    The test's data must be committed (this fixture implies ``transactional_db``).
-    Stopped (SIGTERM, then SIGKILL) after the test.
-    """
+
+def require_shared_database() -> None:
+    """A test that starts server processes needs a database they can open too."""
     if BACKEND == "sqlite" and not os.environ.get("TERMIN360_TEST_SQLITE_FILE"):
         pytest.skip("set TERMIN360_TEST_SQLITE_FILE (scripts/test does) to share SQLite")
-    port = free_port()
+
+
+def role_env(role: str, directory: Path, **extra: str) -> dict[str, str]:
+    """The environment of a ``termin360 <role> …`` process on this test's database."""
     env = dict(os.environ)
+    env.pop("DJANGO_SETTINGS_MODULE", None)
     env.update(
         {
-            "PRACTICE_DATABASE_URL": _test_database_url(),
-            "TERMIN360_DATA_DIR": str(tmp_path),
+            DATABASE_URL_VARIABLE[role]: _test_database_url(),
+            "TERMIN360_DATA_DIR": str(directory),
             "TERMIN360_SECRET_KEY": "test-secret-key-" + "x" * 40,
             "TERMIN360_LOG_LEVEL": "WARNING",
+            **extra,
         }
     )
-    log = tmp_path / "server.log"
+    return env
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if the process does not end within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextmanager
+def running_server(role: str, directory: Path, *, threads: int = 16) -> Iterator[Server]:
+    """``termin360 <role> serve`` in its own process on the test database, until the block
+    ends. The test's data must be committed (``transactional_db``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    extra = {"TERMIN360_PORTAL_URL": url} if role == "portal" else {}
+    log = directory / f"{role}.log"
     with log.open("wb") as fh:
         proc = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "termin360",
-                "practice",
-                "serve",
-                "--port",
-                str(port),
-                "--threads",
-                "16",
+                *(sys.executable, "-m", "termin360", role, "serve"),
+                *("--port", str(port), "--threads", str(threads)),
             ],
-            env=env,
+            env=role_env(role, directory, **extra),
             stdout=fh,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
-    deadline = _time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or _time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"practice server did not start:\n{log.read_text()}")
-        _time.sleep(0.1)
     try:
+        deadline = _time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or _time.monotonic() > deadline:
+                pytest.fail(f"{role} server did not start:\n{log.read_text()}")
+            _time.sleep(0.1)
         yield Server(url, proc, log)
     finally:
-        proc.terminate()
+        stop(proc)
+
+
+@pytest.fixture
+def practice_server(transactional_db: None, tmp_path: Path) -> Iterator[Server]:
+    """``termin360 practice serve`` in its own process on the test database."""
+    require_shared_database()
+    with running_server("practice", tmp_path) as server:
+        yield server
+
+
+def race(calls: list[Callable[[], httpx.Response]], *, wait: float = 30) -> list[httpx.Response]:
+    """Run the calls in threads released by one barrier, so they hit the server together.
+    Every call must answer (an exception in any thread fails the test)."""
+    barrier = threading.Barrier(len(calls))
+    results: list[httpx.Response | None] = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            barrier.wait(timeout=wait)
+            results[i] = calls[i]()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=wait * 5)
+    assert not errors, errors
+    assert all(r is not None for r in results)
+    return [r for r in results if r is not None]
 
 
 # --------------------------------------------------------------------------- helpers for API tests
@@ -328,61 +375,13 @@ def _quick_password_hashing(settings: Any) -> None:
 
 # --------------------------------------------------------------------------- several servers
 
-from contextlib import contextmanager  # noqa: E402
-
-
-@contextmanager
-def running_practice_server(directory: Path) -> Iterator[Server]:
-    """One more ``termin360 practice serve`` process on the test database (as the
-    ``practice_server`` fixture starts it), stopped when the block ends."""
-    directory.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    env = dict(os.environ)
-    env.update(
-        {
-            "PRACTICE_DATABASE_URL": _test_database_url(),
-            "TERMIN360_DATA_DIR": str(directory),
-            "TERMIN360_SECRET_KEY": "test-secret-key-" + "x" * 40,
-            "TERMIN360_LOG_LEVEL": "WARNING",
-        }
-    )
-    log = directory / "server.log"
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "termin360", "practice", "serve"),
-                *("--port", str(port), "--threads", "16"),
-            ],
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = _time.monotonic() + 30
-    try:
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or _time.monotonic() > deadline:
-                pytest.fail(f"practice server did not start:\n{log.read_text()}")
-            _time.sleep(0.1)
-        yield Server(url, proc, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
 
 @pytest.fixture
 def two_practice_servers(transactional_db: None, tmp_path: Path) -> Iterator[tuple[Server, Server]]:
     """Two server processes on one database — the scale-out set-up of the SPEC."""
-    if BACKEND == "sqlite" and not os.environ.get("TERMIN360_TEST_SQLITE_FILE"):
-        pytest.skip("set TERMIN360_TEST_SQLITE_FILE (scripts/test does) to share SQLite")
-    with running_practice_server(tmp_path / "a") as a, running_practice_server(tmp_path / "b") as b:
+    require_shared_database()
+    with (
+        running_server("practice", tmp_path / "a") as a,
+        running_server("practice", tmp_path / "b") as b,
+    ):
         yield a, b

@@ -10,7 +10,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_MISSING, day_path, log_in, slot
+from tests.browser.conftest import day_path, log_in, slot
+from tests.chromium import CHROMIUM, CHROMIUM_MISSING
 from tests.conftest import ARTIFACTS, Practice
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason=CHROMIUM_MISSING)]

@@ -9,7 +9,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_MISSING, api_slot, is_api_call, slot
+from tests.browser.conftest import api_slot, is_api_call, slot
+from tests.chromium import CHROMIUM, CHROMIUM_MISSING
 from tests.conftest import Practice
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason=CHROMIUM_MISSING)]

@@ -8,7 +8,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_MISSING, is_api_call
+from tests.browser.conftest import is_api_call
+from tests.chromium import CHROMIUM, CHROMIUM_MISSING
 from tests.conftest import Practice
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason=CHROMIUM_MISSING)]

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import BACKEND, Practice, Server, build_practice, slot_id
+from tests.conftest import BACKEND, Practice, Server, build_practice, race, slot_id
 
 ROUNDS = 20
 MSGID = "This time is already taken."
@@ -51,29 +51,6 @@ def _staff_client(server: Server, username: str, password: str) -> httpx.Client:
     )
     assert client.get("/auth/me").status_code == 200  # the connection is open before the race
     return client
-
-
-def _race(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
-    """Run the calls in threads released by one barrier, so they hit the server together."""
-    barrier = threading.Barrier(len(calls))
-    results: list[httpx.Response | None] = [None] * len(calls)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = calls[i]()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
-    assert all(r is not None for r in results)
-    return [r for r in results if r is not None]
 
 
 def _one_winner(responses: list[httpx.Response], ok: int = 201) -> httpx.Response:
@@ -138,7 +115,7 @@ def test_two_staff_booking_the_same_slot_at_once_get_one_201_and_one_409(
     p, a, b = staff
     winners: dict[int, int] = {}
     for slot, _day in _race_slots(p):
-        responses = _race(
+        responses = race(
             [
                 lambda c=a, s=slot: c.post("/appointments", json={"slot_id": s, "text": "A"}),
                 lambda c=b, s=slot: c.post("/appointments", json={"slot_id": s, "text": "B"}),
@@ -166,7 +143,7 @@ def test_two_overlapping_multi_slot_bookings_at_once_get_one_201_and_one_409(
                 h, m = map(int, at.split(":"))
                 later = f"{h + (m + 15) // 60:02d}:{(m + 15) % 60:02d}"
                 first, second = slot_id(p, column, day, at), slot_id(p, column, day, later)
-                responses = _race(
+                responses = race(
                     [
                         lambda s=first: a.post(
                             "/appointments", json={"slot_id": s, "slot_count": 2, "text": "A"}
@@ -200,7 +177,7 @@ def test_a_crowd_booking_one_slot_leaves_exactly_one_appointment(
     try:
         for at in ("09:00", "10:00", "11:00"):
             slot = slot_id(p, 1, p.monday, at)
-            responses = _race(
+            responses = race(
                 [
                     lambda c=c, s=slot: c.post("/appointments", json={"slot_id": s, "text": "x"})
                     for c in clients
@@ -224,7 +201,7 @@ def test_a_booking_racing_a_move_onto_the_same_slot_leaves_one_appointment(
             "/appointments", json={"slot_id": slot_id(p, 2, tuesday, at), "text": "M"}
         ).json()
         target = slot_id(p, 1, tuesday, at)
-        booking, move = _race(
+        booking, move = race(
             [
                 lambda s=target: a.post("/appointments", json={"slot_id": s, "text": "A"}),
                 lambda s=target, m=mover["id"]: b.post(
@@ -250,7 +227,7 @@ def test_a_booking_racing_an_annotation_never_ends_in_both(
     wednesday = p.monday + timedelta(days=2)
     for at in ("08:00", "09:00", "10:00", "11:00"):
         slot = slot_id(p, 1, wednesday, at)
-        booking, annotation = _race(
+        booking, annotation = race(
             [
                 lambda s=slot: a.post("/appointments", json={"slot_id": s, "text": "A"}),
                 lambda s=slot: b.post(f"/slots/{s}/annotation", json={"text": "zu"}),
@@ -279,7 +256,7 @@ def test_two_server_processes_never_give_one_slot_twice(
     try:
         winners = {}
         for slot, _day in _race_slots(p)[:10]:
-            responses = _race(
+            responses = race(
                 [
                     lambda s=slot: a.post("/appointments", json={"slot_id": s, "text": "A"}),
                     lambda s=slot: b.post("/appointments", json={"slot_id": s, "text": "B"}),

@@ -8,21 +8,16 @@ termin360.deploy.portal.settings``, as scripts/test does).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time as _time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from django.utils import timezone
 
-from tests.conftest import BACKEND, Server, _test_database_url, free_port
+from tests.conftest import Server, require_shared_database, running_server
 
 PATIENT_PASSWORD = "patient-pass-123"
 ADMIN_PASSWORD = "admin-pass-123"
@@ -110,55 +105,6 @@ def world(db: None) -> World:
 @pytest.fixture
 def portal_server(transactional_db: None, tmp_path: Path) -> Iterator[Server]:
     """``termin360 portal serve`` in its own process on the test database."""
-    if BACKEND == "sqlite" and not os.environ.get("TERMIN360_TEST_SQLITE_FILE"):
-        pytest.skip("set TERMIN360_TEST_SQLITE_FILE (scripts/test does) to share SQLite")
-    port = free_port()
-    env = dict(os.environ)
-    env.update(
-        {
-            "PORTAL_DATABASE_URL": _test_database_url(),
-            "TERMIN360_DATA_DIR": str(tmp_path),
-            "TERMIN360_SECRET_KEY": "test-secret-key-" + "x" * 40,
-            "TERMIN360_LOG_LEVEL": "WARNING",
-            "TERMIN360_PORTAL_URL": f"http://127.0.0.1:{port}",
-        }
-    )
-    log = tmp_path / "portal.log"
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "termin360",
-                "portal",
-                "serve",
-                "--port",
-                str(port),
-                "--threads",
-                "64",
-            ],
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = _time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or _time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"portal server did not start:\n{log.read_text()}")
-        _time.sleep(0.1)
-    try:
-        yield Server(url, proc, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    require_shared_database()
+    with running_server("portal", tmp_path, threads=64) as server:
+        yield server

@@ -13,7 +13,6 @@ and the practice row lock; SQLite serializes every write transaction.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, time
@@ -22,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import Server, race
 from tests.portal.conftest import PATIENT_PASSWORD, World, build_world
 from tests.portal.test_api_bookings import SLOT_TAKEN, bookable, german
 
@@ -71,27 +70,6 @@ def _client(server: Server, email: str) -> httpx.Client:
     )
     assert client.get("/me/bookings").status_code == 200  # connected before the race
     return client
-
-
-def _race(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
-    barrier = threading.Barrier(len(calls))
-    results: list[httpx.Response | None] = [None] * len(calls)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=60)
-            results[i] = calls[i]()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not errors, errors
-    return [r for r in results if r is not None]
 
 
 def _assert_one_winner(responses: list[httpx.Response]) -> httpx.Response:
@@ -146,7 +124,7 @@ def test_fifty_patients_book_the_same_slot_at_once_then_overlapping_visits(
 
     world, clients = crowd
     start = bookable(time(9))
-    responses = _race([_booking_call(c, world, world.checkup, start) for c in clients])
+    responses = race([_booking_call(c, world, world.checkup, start) for c in clients], wait=60)
     winner = _assert_one_winner(responses)
     assert datetime.fromisoformat(winner.json()["start"]) == start
     [booking] = Booking.objects.filter(calendar=world.calendar)
@@ -164,7 +142,7 @@ def test_fifty_patients_book_the_same_slot_at_once_then_overlapping_visits(
         else _booking_call(c, world, world.checkup, bookable(time(10, 15)))
         for i, c in enumerate(clients)
     ]
-    _assert_one_winner(_race(calls))
+    _assert_one_winner(race(calls, wait=60))
     assert Booking.objects.filter(calendar=world.calendar, status="active").count() == 2
     assert list(ChangeEvent.objects.filter(practice=world.practice).values_list("seq", "kind")) == [
         (1, "booked"),

@@ -25,7 +25,7 @@ from icalendar import Calendar
 from termin360.portal import worker
 from termin360.portal.models import Booking, OutgoingEmail
 from termin360.portal.services import bookings, mail
-from tests.conftest import BACKEND, _test_database_url
+from tests.conftest import BACKEND, role_env
 from tests.portal.conftest import World, build_world
 from tests.portal.smtp import SmtpServer, attachment, running_smtp_server, subject_of
 from tests.portal.test_mail import booking_at, next_weekday_at
@@ -337,18 +337,13 @@ def test_portal_worker_command_sends_and_stops_on_sigterm(
     booking = booking_at(world, WINTER)
     mail.booking_confirmed(booking)
 
-    env = dict(os.environ)
-    env.update(
-        {
-            "PORTAL_DATABASE_URL": _test_database_url(),
-            "TERMIN360_DATA_DIR": str(tmp_path),
-            "TERMIN360_SECRET_KEY": "test-secret-key-" + "x" * 40,
-            "TERMIN360_SMTP_HOST": smtp_server.host,
-            "TERMIN360_SMTP_PORT": str(smtp_server.port),
-            "TERMIN360_LOG_LEVEL": "INFO",
-        }
+    env = role_env(
+        "portal",
+        tmp_path,
+        TERMIN360_SMTP_HOST=smtp_server.host,
+        TERMIN360_SMTP_PORT=str(smtp_server.port),
+        TERMIN360_LOG_LEVEL="INFO",
     )
-    env.pop("DJANGO_SETTINGS_MODULE", None)
     log = tmp_path / "worker.log"
     with log.open("wb") as fh:
         proc = subprocess.Popen(

@@ -7,27 +7,21 @@ so its cost follows the page size, not the number of calendars.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from termin360.core.intervals import Interval
 from termin360.core.names import normalize_name
-from termin360.core.timezones import day_bounds_utc
 from termin360.portal.domain.availability import CalendarRules, next_free_slot
 from termin360.portal.models import (
-    Absence,
-    Booking,
-    BusyInterval,
     Doctor,
     OnlineCalendar,
     VisitType,
 )
-from termin360.portal.services.availability import rules_of
+from termin360.portal.services.availability import blocked_by_calendar, rules_of
 
 MAX_PAGE = 50
 # Days searched first for a result's next free slot (see search_doctors).
@@ -67,32 +61,6 @@ def _matching(specialty: str, place: str, name: str, insurance: str) -> QuerySet
             Q(visit_types__active=True) & Q(visit_types__insurances__contains=insurance)
         ).distinct()
     return qs.order_by("doctor__last_name", "doctor__first_name", "pk")
-
-
-def blocked_by_calendar(
-    calendar_ids: list[int], start: datetime, end: datetime
-) -> dict[int, list[Interval]]:
-    """Absences, busy times and active bookings of several calendars in [start, end)."""
-    blocked: dict[int, list[Interval]] = defaultdict(list)
-    for b in Booking.objects.filter(
-        calendar_id__in=calendar_ids, status=Booking.Status.ACTIVE, start__lt=end, end__gt=start
-    ).values_list("calendar_id", "start", "end"):
-        blocked[b[0]].append(Interval(b[1], b[2]))
-    for b in BusyInterval.objects.filter(
-        calendar_id__in=calendar_ids, start__lt=end, end__gt=start
-    ).values_list("calendar_id", "start", "end"):
-        blocked[b[0]].append(Interval(b[1], b[2]))
-    absences = Absence.objects.filter(
-        calendar_id__in=calendar_ids,
-        last_day__gte=start.date() - timedelta(days=1),
-        first_day__lte=end.date() + timedelta(days=1),
-    ).select_related("calendar__doctor__practice")
-    for a in absences:
-        tz = ZoneInfo(a.calendar.doctor.practice.time_zone)
-        blocked[a.calendar_id].append(
-            Interval(day_bounds_utc(a.first_day, tz)[0], day_bounds_utc(a.last_day, tz)[1])
-        )
-    return blocked
 
 
 def search_doctors(

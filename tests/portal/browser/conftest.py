@@ -9,7 +9,6 @@ with the same environment as the server, pointed at the test's SMTP server.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time as _time
@@ -19,39 +18,13 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, CHROMIUM_MISSING
-from tests.conftest import ARTIFACTS, Server, _test_database_url
+from tests.conftest import ARTIFACTS, Server, role_env, stop
 from tests.portal.smtp import SmtpServer, smtp_server
 
 __all__ = ["smtp_server"]
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip(CHROMIUM_MISSING)
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an asyncio loop running in this thread; Django would
-    # then refuse the test's own ORM calls (SynchronousOnlyOperation). The test is
-    # synchronous, so allow them while the browser lives, and only then.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                yield chromium
-            finally:
-                chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def new_tab(browser: Any, server: Server, viewport: dict[str, int] = DESKTOP) -> Any:
@@ -102,17 +75,12 @@ def portal_worker(
     portal_server: Server, smtp_server: SmtpServer, tmp_path: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``termin360 portal worker`` on the portal's database, sending to ``smtp_server``."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "PORTAL_DATABASE_URL": _test_database_url(),
-            "TERMIN360_DATA_DIR": str(tmp_path),
-            "TERMIN360_SECRET_KEY": "test-secret-key-" + "x" * 40,
-            "TERMIN360_LOG_LEVEL": "WARNING",
-            "TERMIN360_PORTAL_URL": portal_server.url,
-            "TERMIN360_SMTP_HOST": smtp_server.host,
-            "TERMIN360_SMTP_PORT": str(smtp_server.port),
-        }
+    env = role_env(
+        "portal",
+        tmp_path,
+        TERMIN360_PORTAL_URL=portal_server.url,
+        TERMIN360_SMTP_HOST=smtp_server.host,
+        TERMIN360_SMTP_PORT=str(smtp_server.port),
     )
     log = tmp_path / "worker.log"
     with log.open("wb") as fh:
@@ -128,11 +96,6 @@ def portal_worker(
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         if proc.returncode not in (0, -15):
             print(log.read_text())

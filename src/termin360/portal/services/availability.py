@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,31 +33,43 @@ def rules_of(calendar: OnlineCalendar) -> CalendarRules:
     )
 
 
-def blocked_intervals(
-    calendar: OnlineCalendar, start: datetime, end: datetime, *, exclude_booking: int | None = None
-) -> list[Interval]:
-    """Absences, busy times pushed by the practice and active bookings in [start, end)."""
-    tz = ZoneInfo(calendar.doctor.practice.time_zone)
-    out: list[Interval] = []
-    for a in Absence.objects.filter(
-        calendar=calendar,
-        last_day__gte=start.astimezone(tz).date(),
-        first_day__lte=end.astimezone(tz).date(),
-    ):
-        first, _ = day_bounds_utc(a.first_day, tz)
-        _, last = day_bounds_utc(a.last_day, tz)
-        out.append(Interval(first, last))
-    busy = BusyInterval.objects.filter(calendar=calendar, start__lt=end, end__gt=start)
-    for s, e in busy.values_list("start", "end"):
-        out.append(Interval(s, e))
+def blocked_by_calendar(
+    calendar_ids: list[int], start: datetime, end: datetime, *, exclude_booking: int | None = None
+) -> dict[int, list[Interval]]:
+    """Absences, busy times pushed by the practice and active bookings in [start, end),
+    per calendar — three queries however many calendars (search loads a page at once)."""
+    blocked: dict[int, list[Interval]] = defaultdict(list)
     bookings = Booking.objects.filter(
-        calendar=calendar, status=Booking.Status.ACTIVE, start__lt=end, end__gt=start
+        calendar_id__in=calendar_ids, status=Booking.Status.ACTIVE, start__lt=end, end__gt=start
     )
     if exclude_booking is not None:
         bookings = bookings.exclude(pk=exclude_booking)
-    for s, e in bookings.values_list("start", "end"):
-        out.append(Interval(s, e))
-    return out
+    for cal_id, s, e in bookings.values_list("calendar_id", "start", "end"):
+        blocked[cal_id].append(Interval(s, e))
+    busy = BusyInterval.objects.filter(calendar_id__in=calendar_ids, start__lt=end, end__gt=start)
+    for cal_id, s, e in busy.values_list("calendar_id", "start", "end"):
+        blocked[cal_id].append(Interval(s, e))
+    # Absences are whole local days; a day either side covers any zone's offset.
+    absences = Absence.objects.filter(
+        calendar_id__in=calendar_ids,
+        last_day__gte=start.date() - timedelta(days=1),
+        first_day__lte=end.date() + timedelta(days=1),
+    ).select_related("calendar__doctor__practice")
+    for a in absences:
+        tz = ZoneInfo(a.calendar.doctor.practice.time_zone)
+        blocked[a.calendar_id].append(
+            Interval(day_bounds_utc(a.first_day, tz)[0], day_bounds_utc(a.last_day, tz)[1])
+        )
+    return blocked
+
+
+def blocked_intervals(
+    calendar: OnlineCalendar, start: datetime, end: datetime, *, exclude_booking: int | None = None
+) -> list[Interval]:
+    """What blocks time in one calendar in [start, end)."""
+    return blocked_by_calendar([calendar.pk], start, end, exclude_booking=exclude_booking)[
+        calendar.pk
+    ]
 
 
 def _window(calendar: OnlineCalendar, now: datetime) -> tuple[datetime, datetime]:
