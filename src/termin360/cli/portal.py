@@ -27,18 +27,28 @@ def serve(
     host: Annotated[str, typer.Option(help="Adresse, an der der Server lauscht")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
     threads: Annotated[int, typer.Option(help="Anzahl Arbeits-Threads")] = 16,
+    tls_cert: Annotated[
+        str, typer.Option(envvar="TERMIN360_TLS_CERT", help="TLS-Zertifikat (PEM) für HTTPS")
+    ] = "",
+    tls_key: Annotated[
+        str, typer.Option(envvar="TERMIN360_TLS_KEY", help="Schlüssel zum TLS-Zertifikat (PEM)")
+    ] = "",
 ) -> None:
-    """Das Portal (Webseiten und API) starten."""
+    """Das Portal (Webseiten, Patienten-API und Sync-API) starten."""
     setup("portal")
     migrate()
-    from waitress import serve as waitress_serve
-
     from termin360.deploy.portal.wsgi import application
+    from termin360.deploy.server import ServerConfigError, serve_wsgi
 
-    out.print(f"Portal läuft auf http://{host}:{port}/  (API: /api/v1/docs)")
-    waitress_serve(
-        application, host=host, port=port, threads=threads, ident="termin360", connection_limit=500
-    )
+    scheme = "https" if tls_cert else "http"
+    out.print(f"Portal läuft auf {scheme}://{host}:{port}/  (API: /api/v1/docs)")
+    try:
+        serve_wsgi(
+            application, host=host, port=port, threads=threads, tls_cert=tls_cert, tls_key=tls_key
+        )
+    except ServerConfigError as exc:
+        out.print(f"[red]Fehler:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 @app.command("demo-data")

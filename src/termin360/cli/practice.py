@@ -75,16 +75,37 @@ def serve(
     host: Annotated[str, typer.Option(help="Adresse, an der der Server lauscht")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8001,
     threads: Annotated[int, typer.Option(help="Anzahl Arbeits-Threads")] = 8,
+    tls_cert: Annotated[
+        str, typer.Option(envvar="TERMIN360_TLS_CERT", help="TLS-Zertifikat (PEM) für HTTPS")
+    ] = "",
+    tls_key: Annotated[
+        str, typer.Option(envvar="TERMIN360_TLS_KEY", help="Schlüssel zum TLS-Zertifikat (PEM)")
+    ] = "",
 ) -> None:
-    """Den Praxiskalender (Web-Oberfläche und API) starten."""
+    """Den Praxiskalender (Web-Oberfläche und API) starten — und, wenn eingeschaltet
+    (`termin360 sync job on`), den Abgleich mit dem Portal im Hintergrund."""
     setup("practice")
     migrate()
-    from waitress import serve as waitress_serve
-
+    from termin360.cli.sync_autostart import start_job_if_autostart
     from termin360.deploy.practice.wsgi import application
+    from termin360.deploy.server import ServerConfigError, serve_wsgi
 
-    out.print(f"Praxiskalender läuft auf http://{host}:{port}/  (API: /api/v1/docs)")
-    waitress_serve(application, host=host, port=port, threads=threads, ident="termin360")
+    scheme = "https" if tls_cert else "http"
+    out.print(f"Praxiskalender läuft auf {scheme}://{host}:{port}/  (API: /api/v1/docs)")
+    job = start_job_if_autostart(out)
+    try:
+        serve_wsgi(
+            application,
+            host=host,
+            port=port,
+            threads=threads,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            on_stop=job.stop if job is not None else None,
+        )
+    except ServerConfigError as exc:
+        out.print(f"[red]Fehler:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 @app.command("add-staff")

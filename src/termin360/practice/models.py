@@ -44,6 +44,12 @@ class Column(models.Model):
     calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="columns")
     number = models.PositiveIntegerField(_("Nummer"))
     name = models.CharField(_("Name"), max_length=120)
+    # In a shared practice a column may belong to a doctor of another location than its
+    # calendar; empty means the calendar's location. (The connector refuses to map a
+    # column of a calendar whose columns span locations, as DURIA does.)
+    location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["calendar__number", "number"]

@@ -1,4 +1,4 @@
-"""Settings of a practice deployment: the practice calendar (and, later, the connector)."""
+"""Settings of a practice deployment: the practice calendar and its connector."""
 
 from termin360.deploy.base import *  # noqa: F403
 from termin360.deploy.base import INSTALLED_APPS_BASE, database
@@ -6,7 +6,7 @@ from termin360.deploy.env import secret_key
 
 ROLE = "practice"
 SECRET_KEY = secret_key(ROLE)
-INSTALLED_APPS = [*INSTALLED_APPS_BASE, "ninja", "termin360.practice"]
+INSTALLED_APPS = [*INSTALLED_APPS_BASE, "ninja", "termin360.practice", "termin360.connector"]
 ROOT_URLCONF = "termin360.deploy.practice.urls"
 WSGI_APPLICATION = "termin360.deploy.practice.wsgi.application"
 DATABASES = {"default": database("PRACTICE_DATABASE_URL", "practice.sqlite3")}

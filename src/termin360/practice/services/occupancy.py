@@ -9,13 +9,20 @@ Usage::
 
 The listeners run inside the same transaction, right before commit, with the
 set of touched (column id, day) pairs. An exception in a listener rolls the
-whole change back — which is what the outbox needs.
+whole change back — which is what the outbox needs. If that exception has an
+``after_rollback()`` method, it is called once the transaction is gone (the
+connector uses it to pull in the online booking that refused a change, S9).
+
+``current_origin()`` tells a listener who is changing: ``"staff"`` (default),
+``"grid_edit"`` (editing a year's grid) or ``"sync"`` (the connector placing
+online bookings); set it with ``with origin("…"):``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -26,6 +33,20 @@ from termin360.practice.models import Column
 OccupancyListener = Callable[[frozenset[tuple[int, date]]], None]
 
 _listeners: list[OccupancyListener] = []
+_origin: ContextVar[str] = ContextVar("occupancy_origin", default="staff")
+
+
+def current_origin() -> str:
+    return _origin.get()
+
+
+@contextmanager
+def origin(name: str) -> Iterator[None]:
+    token = _origin.set(name)
+    try:
+        yield
+    finally:
+        _origin.reset(token)
 
 
 def add_occupancy_listener(listener: OccupancyListener) -> None:
@@ -58,9 +79,15 @@ class OccupancyChange:
 @contextmanager
 def occupancy_change() -> Iterator[OccupancyChange]:
     change = OccupancyChange()
-    with transaction.atomic():
-        yield change
-        if change.touched:
-            frozen = frozenset(change.touched)
-            for listener in list(_listeners):
-                listener(frozen)
+    try:
+        with transaction.atomic():
+            yield change
+            if change.touched:
+                frozen = frozenset(change.touched)
+                for listener in list(_listeners):
+                    listener(frozen)
+    except Exception as exc:
+        follow_up = getattr(exc, "after_rollback", None)
+        if callable(follow_up) and not transaction.get_connection().in_atomic_block:
+            follow_up()
+        raise

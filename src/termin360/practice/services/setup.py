@@ -18,7 +18,7 @@ from termin360.practice.domain import grid
 from termin360.practice.models import Appointment, Calendar, Column, Location, Slot, TemplateRule
 from termin360.practice.services import audit
 from termin360.practice.services.lookups import location_by_id
-from termin360.practice.services.occupancy import occupancy_change
+from termin360.practice.services.occupancy import occupancy_change, origin
 
 MAX_GRID_DAYS = 400
 
@@ -108,7 +108,7 @@ def generate_grid(*, column: Column, first: date, last: date) -> int:
     _check_range(first, last)
     tz = ZoneInfo(column.calendar.location.time_zone)
     wanted = grid.generate_grid(template_of(column), first, last, tz)
-    with occupancy_change() as change:
+    with origin("grid_edit"), occupancy_change() as change:
         change.lock(column)
         # one day more on each side: a slot may run past midnight
         existing = sorted(
@@ -144,7 +144,7 @@ def rebuild_grid(
     tz = ZoneInfo(column.calendar.location.time_zone)
     wanted = {s.start: s for s in grid.generate_grid(template_of(column), first, last, tz)}
     moved = 0
-    with occupancy_change() as change:
+    with origin("grid_edit"), occupancy_change() as change:
         change.lock(column)
         current = list(Slot.objects.filter(column=column, day__gte=first, day__lte=last))
         have = {s.start: s for s in current}
@@ -189,7 +189,7 @@ def add_slot(*, column: Column, day: date, at: time, minutes: int) -> Slot:
     if start is None:
         raise InvalidInput(_("This local time does not exist (daylight saving change)."))
     end = start + timedelta(minutes=minutes)
-    with occupancy_change() as change:
+    with origin("grid_edit"), occupancy_change() as change:
         change.lock(column)
         if Slot.objects.filter(column=column, start__lt=end, end__gt=start).exists():
             raise Conflict(_("The new slot overlaps an existing slot."), code="slot_overlap")

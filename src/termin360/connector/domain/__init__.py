@@ -1,0 +1,1 @@
+"""Pure rules of the connector (placement, matching, busy time): no Django."""
