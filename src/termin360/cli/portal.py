@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -70,7 +71,8 @@ def demo_data() -> None:
 def worker(
     poll: Annotated[float, typer.Option(help="Sekunden zwischen zwei Durchläufen")] = 5.0,
 ) -> None:
-    """E-Mails versenden und Erinnerungen einreihen (läuft bis SIGTERM / Strg+C)."""
+    """E-Mails versenden, Erinnerungen und Warnungen zu nicht übermittelten Buchungen
+    einreihen (läuft bis SIGTERM / Strg+C)."""
     setup("portal")
     import signal
     import threading
@@ -87,3 +89,37 @@ def worker(
     out.print(f"E-Mail-Versand läuft ({describe_backend()}); beenden mit Strg+C.")
     run_worker(stop, poll_seconds=poll)
     out.print("E-Mail-Versand beendet.")
+
+
+@app.command("api-key")
+def api_key(
+    practice_id: Annotated[int, typer.Argument(help="Nummer (id) der Praxis im Portal")],
+    name: Annotated[str, typer.Option(help="Bezeichnung des Schlüssels")] = "Connector",
+    as_json: Annotated[bool, typer.Option("--json", help="Ausgabe als JSON")] = False,
+) -> None:
+    """Einen API-Schlüssel für den Connector einer Praxis ausgeben (P1). Der Schlüssel wird
+    nur dieses eine Mal angezeigt; im Portal ist nur sein Hash gespeichert."""
+    setup("portal")
+    migrate()
+    from termin360.cli.django_setup import err
+    from termin360.portal.models import OnlineCalendar, Practice
+    from termin360.portal.services import practices
+
+    practice = Practice.objects.filter(pk=practice_id).first()
+    if practice is None:
+        err.print(f"[red]Fehler:[/red] Eine Praxis mit der Nummer {practice_id} gibt es nicht.")
+        raise typer.Exit(1)
+    _record, key = practices.issue_api_key(practice=practice, name=name)
+    calendars = OnlineCalendar.objects.filter(doctor__practice=practice).order_by("pk")
+    if as_json:
+        data = {
+            "practice_id": practice.pk,
+            "key": key,
+            "calendars": [{"id": c.pk, "name": c.name} for c in calendars],
+        }
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    out.print(f"API-Schlüssel für {practice.name} (wird nur jetzt angezeigt):")
+    typer.echo(key)
+    for c in calendars:
+        out.print(f"  Online-Kalender {c.pk}: {c.name}")

@@ -45,8 +45,11 @@ def booking_uid(booking_id: int) -> str:
     return f"booking-{booking_id}@termin360"
 
 
-def build(event: IcsEvent, *, method: Method, now: datetime | None = None) -> str:
-    """The calendar file as text (CRLF line ends, folded as RFC 5545 asks)."""
+def build(
+    event: IcsEvent, *, method: Method, now: datetime | None = None, sequence: int | None = None
+) -> str:
+    """The calendar file as text (CRLF line ends, folded as RFC 5545 asks). ``sequence``
+    overrides the default SEQUENCE (a moved booking's file must outrank the first one)."""
     if event.start.tzinfo is None or event.end.tzinfo is None:
         raise ValueError("IcsEvent needs aware start and end times")
     tz = ZoneInfo(event.time_zone)
@@ -61,7 +64,9 @@ def build(event: IcsEvent, *, method: Method, now: datetime | None = None) -> st
     vevent.add("dtstamp", (now or timezone.now()).astimezone(ZoneInfo("UTC")))
     vevent.add("dtstart", event.start.astimezone(tz))
     vevent.add("dtend", event.end.astimezone(tz))
-    vevent.add("sequence", SEQUENCE_CANCELLED if cancelled else SEQUENCE_CONFIRMED)
+    if sequence is None:
+        sequence = SEQUENCE_CANCELLED if cancelled else SEQUENCE_CONFIRMED
+    vevent.add("sequence", sequence)
     vevent.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     vevent.add("transp", "TRANSPARENT" if cancelled else "OPAQUE")
     vevent.add("summary", event.summary)

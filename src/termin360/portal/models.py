@@ -176,6 +176,9 @@ class Booking(models.Model):
     cancel_reason = models.CharField(max_length=300, blank=True)
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)  # P6, set by the sync API
+    # P6: when the practice was told that this booking had not reached its calendar
+    # (once per booking; set by the worker in the transaction that queues the mail).
+    undelivered_alert_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["start"]
@@ -207,6 +210,25 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+
+class IdempotentRequest(models.Model):
+    """The answer to a connector's write, kept under its ``Idempotency-Key`` for 24 hours:
+    a repeated request (a retry after a lost answer) gets the same answer and no second
+    effect."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=300)
+    status = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["practice", "key"], name="idempotent_request_unique")
+        ]
 
 
 class OutgoingEmail(models.Model):

@@ -7,7 +7,10 @@ Every round:
    ``reminder_hours`` and have had none get one; ``reminder_sent_at`` is set by a
    conditional UPDATE in the same transaction as the queued mail, so two workers
    never remind twice;
-2. mails — each unsent ``OutgoingEmail`` that is due is *claimed* before it is
+2. undelivered alerts (P6) — an active booking that has not reached the practice
+   calendar ``UNDELIVERED_ALERT_MINUTES`` after it was made alerts the practice, once
+   (``undelivered_alert_at``, claimed the same way), if the practice has a connector key;
+3. mails — each unsent ``OutgoingEmail`` that is due is *claimed* before it is
    sent: a conditional UPDATE moves ``next_attempt_at`` from the value we read to
    now + ``LEASE`` and only the worker whose UPDATE changed the row sends it (as
    healthchecks' ``sendalerts`` does). A worker that dies mid-send leaves a lease
@@ -37,8 +40,8 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from termin360.portal import ics
-from termin360.portal.models import Booking, OutgoingEmail, Practice
-from termin360.portal.services import mail, patients
+from termin360.portal.models import ApiKey, Booking, OutgoingEmail, Practice
+from termin360.portal.services import mail, patients, sync_idempotency
 
 log = logging.getLogger("termin360.portal.worker")
 
@@ -55,9 +58,10 @@ class RoundResult:
     failed: int = 0
     gave_up: int = 0
     reminders: int = 0
+    alerts: int = 0
 
     def __bool__(self) -> bool:
-        return bool(self.sent or self.failed or self.gave_up or self.reminders)
+        return bool(self.sent or self.failed or self.gave_up or self.reminders or self.alerts)
 
 
 # --------------------------------------------------------------------------- reminders
@@ -98,6 +102,44 @@ def queue_reminders(now: datetime | None = None) -> int:
 
 def _widest_reminder_hours() -> int:
     return int(Practice.objects.aggregate(m=Max("reminder_hours"))["m"] or 0)
+
+
+# --------------------------------------------------------------------------- P6 alerts
+
+
+def queue_undelivered_alerts(now: datetime | None = None) -> int:
+    """Alert practices about bookings that have not reached their calendar in time.
+
+    Only for practices with an active API key: without a connector nothing is ever
+    delivered, and the practice works from the portal's booking list instead. Only
+    bookings that have not ended: an alert about a past appointment helps nobody.
+    """
+    now = now or timezone.now()
+    minutes = float(getattr(settings, "UNDELIVERED_ALERT_MINUTES", 15))
+    with_connector = ApiKey.objects.filter(revoked_at__isnull=True).values("practice_id")
+    candidates = Booking.objects.filter(
+        status=Booking.Status.ACTIVE,
+        delivered_at__isnull=True,
+        undelivered_alert_at__isnull=True,
+        created_at__lte=now - timedelta(minutes=minutes),
+        end__gt=now,
+        calendar__doctor__practice_id__in=with_connector,
+    ).select_related("calendar__doctor__practice", "calendar__doctor__location", "visit_type")
+    queued = 0
+    for booking in candidates.order_by("created_at"):
+        with transaction.atomic():
+            # As with reminders: only the worker whose UPDATE changes the row alerts, and a
+            # booking delivered or cancelled meanwhile is left alone.
+            claimed = Booking.objects.filter(
+                pk=booking.pk,
+                undelivered_alert_at__isnull=True,
+                delivered_at__isnull=True,
+                status=Booking.Status.ACTIVE,
+            ).update(undelivered_alert_at=now)
+            if claimed == 1:
+                mail.undelivered_alert(booking)
+                queued += 1
+    return queued
 
 
 # --------------------------------------------------------------------------- sending
@@ -199,8 +241,9 @@ def send_one(outgoing: OutgoingEmail) -> bool:
 def run_round(stop_event: threading.Event | None = None) -> RoundResult:
     """One pass: queue due reminders, forget what deleted accounts left behind once its
     time has passed (P7), then send due mails until none is left or we stop."""
-    result = RoundResult(reminders=queue_reminders())
+    result = RoundResult(reminders=queue_reminders(), alerts=queue_undelivered_alerts())
     patients.forget_past_snapshots()
+    sync_idempotency.forget_old()
     while stop_event is None or not stop_event.is_set():
         outgoing = claim_next()
         if outgoing is None:
@@ -231,11 +274,12 @@ def run_worker(stop_event: threading.Event, poll_seconds: float = 5.0) -> None:
             else:
                 if result:
                     log.info(
-                        "sent %s, failed %s, gave up %s, reminders queued %s",
+                        "sent %s, failed %s, gave up %s, reminders queued %s, alerts queued %s",
                         result.sent,
                         result.failed,
                         result.gave_up,
                         result.reminders,
+                        result.alerts,
                     )
             stop_event.wait(poll_seconds)
     finally:

@@ -4,7 +4,7 @@ import os
 
 from termin360.deploy.base import *  # noqa: F403
 from termin360.deploy.base import INSTALLED_APPS_BASE, database
-from termin360.deploy.env import data_dir, env_bool, env_str, secret_key
+from termin360.deploy.env import ConfigError, data_dir, env_bool, env_str, secret_key
 
 ROLE = "portal"
 SECRET_KEY = secret_key(ROLE)
@@ -20,6 +20,16 @@ LOGOUT_REDIRECT_URL = "portal:search"
 
 # The portal's public address, for links in e-mails (confirmation, password reset).
 PORTAL_BASE_URL = env_str("TERMIN360_PORTAL_URL", "http://127.0.0.1:8000")
+
+# P6: the practice is alerted about an active booking that has not reached its calendar
+# this many minutes after it was made (only practices with a connector key). A float, so
+# that tests can use seconds.
+try:
+    UNDELIVERED_ALERT_MINUTES = float(env_str("TERMIN360_UNDELIVERED_ALERT_MINUTES", "15"))
+except ValueError:
+    raise ConfigError("TERMIN360_UNDELIVERED_ALERT_MINUTES: expected a number of minutes") from None
+if UNDELIVERED_ALERT_MINUTES <= 0:
+    raise ConfigError("TERMIN360_UNDELIVERED_ALERT_MINUTES must be greater than 0")
 
 # E-mail: SMTP when a host is configured; otherwise every mail is written as a file to
 # $TERMIN360_DATA_DIR/mails/, where a newcomer running the demo finds it.

@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from django.utils.translation import gettext as _
 
 from termin360.portal.api import api
+from termin360.portal.api.sync import sync_api
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -17,6 +18,7 @@ def api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
 
 urlpatterns = [
     path("health", health),
+    path("api/v1/sync/", sync_api.urls),
     path("api/v1/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("i18n/", include("django.conf.urls.i18n")),

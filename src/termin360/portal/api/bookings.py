@@ -51,6 +51,7 @@ def booking_out(booking: Booking) -> schemas.BookingOut:
         cancelled_at=booking.cancelled_at.astimezone(tz) if booking.cancelled_at else None,
         cancelled_by=booking.cancelled_by or None,
         cancel_reason=booking.cancel_reason,
+        delivered=booking.delivered_at is not None,
     )
 
 

@@ -168,3 +168,4 @@ class BookingOut(Schema):
     cancelled_at: datetime | None
     cancelled_by: str | None
     cancel_reason: str
+    delivered: bool = Field(description="P6: the booking has reached the practice calendar")

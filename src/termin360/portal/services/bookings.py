@@ -157,11 +157,15 @@ def book(
     return booking
 
 
-def _cancel(booking: Booking, *, by: str, reason: str) -> Booking:
+def _cancel(booking: Booking, *, by: str, reason: str, repeat_ok: bool = False) -> Booking:
+    """Cancel under the practice lock. ``repeat_ok``: a booking that is cancelled already
+    is returned as it is (a retried request), instead of refused."""
     with transaction.atomic():
         practice = feed.lock_practice(booking.calendar.doctor.practice_id)
         booking.refresh_from_db()
         if booking.status != Booking.Status.ACTIVE:
+            if repeat_ok:
+                return booking
             raise Conflict(_("This booking is already cancelled."), code="already_cancelled")
         booking.status = Booking.Status.CANCELLED
         booking.cancelled_at = timezone.now()
@@ -203,11 +207,83 @@ def cancel_by_patient(*, patient: PatientProfile, booking_id: int) -> Booking:
     return _cancel(booking, by=Booking.CancelledBy.PATIENT, reason="")
 
 
-def cancel_by_practice(*, practice_id: int, booking_id: int, reason: str) -> Booking:
-    """The practice cancels one of its bookings, with a reason the patient is told."""
+def _booking_of_practice(practice_id: int, booking_id: int) -> Booking:
     booking = _booking(booking_id)
     if booking.calendar.doctor.practice_id != practice_id:
-        raise NotFound(_("There is no such booking."))
+        raise NotFound(_("There is no such booking."))  # no hint that the id exists
+    return booking
+
+
+def cancel_by_practice(*, practice_id: int, booking_id: int, reason: str) -> Booking:
+    """The practice cancels one of its bookings on the portal's pages, with a reason the
+    patient is told."""
+    booking = _booking_of_practice(practice_id, booking_id)
     if not reason.strip():
         raise InvalidInput(_("Please give the patient a reason."), code="reason_missing")
     return _cancel(booking, by=Booking.CancelledBy.PRACTICE, reason=reason)
+
+
+def cancel_from_practice_calendar(*, practice_id: int, booking_id: int, reason: str) -> Booking:
+    """S10: the appointment was deleted in the practice calendar; the connector reports it.
+    The calendar gives no reason, so none is required. A booking that is cancelled already
+    is answered as it is: the connector may send the same cancellation again."""
+    booking = _booking_of_practice(practice_id, booking_id)
+    return _cancel(booking, by=Booking.CancelledBy.PRACTICE, reason=reason, repeat_ok=True)
+
+
+MAX_MOVED_DURATION = timedelta(hours=12)
+
+
+class _Overlap(Exception):
+    """Inside ``move_by_practice``: another active booking holds the new time."""
+
+
+def move_by_practice(
+    *, practice_id: int, booking_id: int, start: datetime, end: datetime
+) -> Booking:
+    """S10: the practice moved an online booking in its calendar (drag & drop); the portal
+    booking follows and the patient is told.
+
+    The practice's own calendar is the master, so neither the bookable hours nor the busy
+    times of the online calendar are checked — only that no *other* active online booking
+    of that calendar holds the new time (``slot_taken``). A move to where the booking is
+    already changes nothing (a retried request)."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidInput(_("The start time needs a time zone."), code="naive_time")
+    if not timedelta(0) < end - start <= MAX_MOVED_DURATION:
+        raise InvalidInput(
+            _("An appointment must end after its start and last at most 12 hours."),
+            code="bad_duration",
+        )
+    booking = _booking_of_practice(practice_id, booking_id)
+    try:
+        with transaction.atomic():
+            practice = feed.lock_practice(practice_id)
+            booking.refresh_from_db()
+            if booking.status != Booking.Status.ACTIVE:
+                raise Conflict(
+                    _("This booking is cancelled; it cannot be moved."), code="already_cancelled"
+                )
+            if booking.start == start and booking.end == end:
+                return booking
+            overlapping = Booking.objects.filter(
+                calendar_id=booking.calendar_id,
+                status=Booking.Status.ACTIVE,
+                start__lt=end,
+                end__gt=start,
+            ).exclude(pk=booking.pk)
+            if overlapping.exists():
+                raise _Overlap
+            old_start = booking.start
+            booking.start, booking.end = start, end
+            # Moved: the reminder belongs to the new time.
+            booking.reminder_sent_at = None
+            booking.save(update_fields=["start", "end", "reminder_sent_at"])
+            feed.append_event(practice, booking, "moved")
+            mail.booking_moved_by_practice(booking, old_start)
+    except (_Overlap, IntegrityError):
+        # IntegrityError: the exclusion constraint (PostgreSQL) saw an overlap as well.
+        raise SlotGone(
+            _("Another online booking holds this time; the booking was not moved."),
+        ) from None
+    return booking

@@ -1,15 +1,24 @@
 """The per-practice change feed (portal → practice). Sequence numbers have no gaps and
 never go backwards: they are handed out under a lock on the practice row, inside the
-transaction of the change, so a rolled-back change takes its number with it."""
+transaction of the change, so a rolled-back change takes its number with it.
+
+An event's payload is the booking as the sync protocol describes it
+(``termin360.protocol.messages.BookingState``), so the sync API hands it out as stored.
+On PostgreSQL each event also sends ``NOTIFY termin360_feed, '<practice id>'``; the
+database delivers it at commit (never for a rolled-back change) to every app process
+that long-polls for that practice (``services.sync_wait``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from termin360.portal.models import Booking, ChangeEvent, Practice
+from termin360.protocol.messages import BookingState, PatientData
+
+FEED_CHANNEL = "termin360_feed"
 
 
 def lock_practice(practice_id: int) -> Practice:
@@ -17,31 +26,32 @@ def lock_practice(practice_id: int) -> Practice:
     return Practice.objects.select_for_update().get(pk=practice_id)
 
 
+def booking_state(booking: Booking) -> BookingState:
+    """The booking as the connector sees it (S5, S6: everything needed to place it)."""
+    return BookingState(
+        booking_id=booking.pk,
+        online_calendar_id=booking.calendar_id,
+        status=booking.status,  # type: ignore[arg-type]  # a Booking.Status value
+        start=booking.start,
+        end=booking.end,
+        visit_type=booking.visit_type.name,
+        reason=booking.reason,
+        patient=PatientData(
+            last_name=booking.patient_last_name,
+            first_name=booking.patient_first_name,
+            date_of_birth=booking.patient_date_of_birth,
+            email=booking.patient_email,
+            phone=booking.patient_phone,
+            insurance=booking.patient_insurance,
+        ),
+        booked_at=booking.created_at,
+        cancelled_at=booking.cancelled_at,
+        cancelled_by=booking.cancelled_by or None,
+    )
+
+
 def booking_payload(booking: Booking) -> dict[str, Any]:
-    cal = booking.calendar
-    tz = ZoneInfo(cal.doctor.practice.time_zone)
-    return {
-        "booking_id": booking.pk,
-        "online_calendar_id": cal.pk,
-        "status": booking.status,
-        "start": booking.start.isoformat(),
-        "end": booking.end.isoformat(),
-        "local_start": booking.start.astimezone(tz).isoformat(),
-        "visit_type": booking.visit_type.name,
-        "reason": booking.reason,
-        "patient": {
-            "last_name": booking.patient_last_name,
-            "first_name": booking.patient_first_name,
-            "date_of_birth": booking.patient_date_of_birth.isoformat()
-            if booking.patient_date_of_birth
-            else None,
-            "email": booking.patient_email,
-            "phone": booking.patient_phone,
-            "insurance": booking.patient_insurance,
-        },
-        "cancelled_at": booking.cancelled_at.isoformat() if booking.cancelled_at else None,
-        "cancelled_by": booking.cancelled_by or None,
-    }
+    return booking_state(booking).model_dump(mode="json")
 
 
 def append_event(practice: Practice, booking: Booking, kind: str) -> ChangeEvent:
@@ -50,10 +60,14 @@ def append_event(practice: Practice, booking: Booking, kind: str) -> ChangeEvent
         raise RuntimeError("append_event must run inside the transaction of the change")
     practice.feed_seq += 1
     practice.save(update_fields=["feed_seq"])
-    return ChangeEvent.objects.create(
+    event = ChangeEvent.objects.create(
         practice=practice,
         seq=practice.feed_seq,
         booking=booking,
         kind=kind,
         payload=booking_payload(booking),
     )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [FEED_CHANNEL, str(practice.pk)])
+    return event

@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import formats, translation
 
 from termin360.portal import ics
-from termin360.portal.models import Booking, OutgoingEmail
+from termin360.portal.models import Booking, ChangeEvent, OutgoingEmail
 
 NoticeKind = Literal["booked", "cancelled"]
 
@@ -84,6 +84,15 @@ def _booking_context(booking: Booking) -> dict[str, Any]:
     }
 
 
+def _ics_sequence(booking: Booking, method: ics.Method) -> int:
+    """SEQUENCE of the booking's calendar file: one more for every version after the first
+    (booked 0, moved 1, moved again 2, cancelled after that 3), counted from the booking's
+    feed events — the mail is queued after its event, in the same transaction."""
+    versions = ChangeEvent.objects.filter(booking_id=booking.pk).count()
+    floor = ics.SEQUENCE_CANCELLED if method == "CANCEL" else ics.SEQUENCE_CONFIRMED
+    return max(versions - 1, floor)
+
+
 def _booking_ics(booking: Booking, context: dict[str, Any], *, method: ics.Method) -> str:
     where = ", ".join(p for p in (context["practice_name"], context["address"]) if p)
     return ics.build(
@@ -98,6 +107,7 @@ def _booking_ics(booking: Booking, context: dict[str, Any], *, method: ics.Metho
             url=context["my_bookings_url"],
         ),
         method=method,
+        sequence=_ics_sequence(booking, method),
     )
 
 
@@ -166,6 +176,16 @@ def booking_cancelled_by_practice(booking: Booking) -> None:
         to=booking.patient_email,
         method="CANCEL",
     )
+
+
+def booking_moved_by_practice(booking: Booking, old_start: datetime) -> None:
+    """The practice moved the appointment (S10); the file replaces the calendar entry."""
+    with translation.override(settings.LANGUAGE_CODE):
+        context = _booking_context(booking)
+        context["old_when"] = _local_when(old_start, booking.calendar.doctor.practice.time_zone)
+        subject, body = _render("practice_moved", context)
+        ics_text = _booking_ics(booking, context, method="PUBLISH")
+    _queue(booking.patient_email, subject, body, "practice_moved", ics_text)
 
 
 def booking_reminder(booking: Booking) -> None:
