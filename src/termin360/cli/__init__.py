@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from termin360.cli import demo, portal, practice
+from termin360.cli import demo, portal, practice, sync
 
 app = typer.Typer(
     help="termin360 – Online-Terminbuchung mit 360°-Abgleich in den Praxiskalender.",
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(portal.app, name="portal")
 app.add_typer(practice.app, name="practice")
+app.add_typer(sync.app, name="sync")
 app.command("demo")(demo.demo)
 
 

@@ -166,17 +166,44 @@ def add_calendar(
 
 
 @app.command("add-column")
-def add_column(calendar: int, number: int, name: str) -> None:
+def add_column(
+    calendar: int,
+    number: int,
+    name: str,
+    location: Annotated[
+        str | None,
+        typer.Option(
+            help="Praxisstand (Name oder id), wenn die Spalte zu einem anderen Praxisstand "
+            "gehört als ihr Kalender"
+        ),
+    ] = None,
+) -> None:
     """Eine Spalte (Nummer, Name) in einem Terminkalender anlegen."""
     setup("practice")
     migrate()
+    from termin360.practice.models import Location
     from termin360.practice.services.lookups import calendar_by_number
     from termin360.practice.services.setup import create_column
 
+    location_id: int | None = None
+    if location is not None:
+        found = Location.objects.filter(name=location.strip()).first()
+        if found is None and location.strip().isdigit():
+            found = Location.objects.filter(pk=int(location)).first()
+        if found is None:
+            out.print(f"[red]Fehler:[/red] Es gibt keinen Praxisstand {location}.")
+            raise typer.Exit(1)
+        location_id = found.pk
     col = run(
-        lambda: create_column(calendar=calendar_by_number(calendar), number=number, name=name)
+        lambda: create_column(
+            calendar=calendar_by_number(calendar),
+            number=number,
+            name=name,
+            location_id=location_id,
+        )
     )
-    out.print(f"Spalte {col.number} {col.name} in Kalender {calendar} angelegt.")
+    where = f" (Praxisstand {col.location.name})" if col.location else ""
+    out.print(f"Spalte {col.number} {col.name} in Kalender {calendar} angelegt{where}.")
 
 
 @app.command("set-template")

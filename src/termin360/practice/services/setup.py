@@ -51,14 +51,23 @@ def create_calendar(*, number: int, name: str, location_id: int) -> Calendar:
         raise Conflict(_("Calendar number %(n)s exists already.") % {"n": number}) from None
 
 
-def create_column(*, calendar: Calendar, number: int, name: str) -> Column:
+def create_column(
+    *, calendar: Calendar, number: int, name: str, location_id: int | None = None
+) -> Column:
+    """``location_id``: the column belongs to another location than its calendar (a doctor
+    of the other location in a shared practice); ``None`` = the calendar's location."""
     if number < 1:
         raise InvalidInput(_("Column numbers start at 1."))
     if not name.strip():
         raise InvalidInput(_("A column needs a name."), code="name_missing")
     try:
         with transaction.atomic():
-            return Column.objects.create(calendar=calendar, number=number, name=name.strip())
+            return Column.objects.create(
+                calendar=calendar,
+                number=number,
+                name=name.strip(),
+                location=location_by_id(location_id) if location_id is not None else None,
+            )
     except IntegrityError:
         raise Conflict(
             _("Calendar %(cal)s already has a column %(col)s.")

@@ -1,0 +1,372 @@
+"""The background sync job (``termin360 sync job run``; DURIA: TMEX +J), one process.
+
+Two loops, each with its own portal client and its own database connection:
+
+* the **feed thread** long-polls the portal's change feed after the stored cursor,
+  applies each page (the cursor moves in the same transaction, S13) and sends the
+  delivery receipts (P6);
+* the **relay loop** in the main thread ticks every 0.25 s: heartbeat, stop request,
+  outbox → portal (S8), the practice's changes of online bookings (S10), online
+  bookings waiting for a mapping.
+
+A job holds ``SyncState.job_pid`` / ``job_heartbeat_at`` as a *lease*: it is taken and
+renewed by conditional UPDATEs, so two jobs (two ``practice serve`` on one database, or
+``job on`` while one runs) never work at the same time; a job killed hard loses it once
+its heartbeat is ``HEARTBEAT_STALE_SECONDS`` old.
+
+Failures are normal: each loop backs off on its own (1, 2, 4 … 60 s, ±20 % jitter),
+writes the German reason to ``SyncState.last_error`` and carries on; nothing here ends
+the process except the stop event, a stop request or a lost lease. The log holds
+counts, codes and exception classes — never patient data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import DatabaseError, connection, connections
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from termin360.connector.models import Mapping, SyncConfig, SyncState
+from termin360.connector.portal_client import PortalError
+from termin360.connector.selectors import HEARTBEAT_STALE_SECONDS, sync_state
+from termin360.core.errors import ApplicationError, Conflict
+from termin360.protocol import MAX_FEED_WAIT_SECONDS
+
+log = logging.getLogger("termin360.connector.job")
+
+TICK_SECONDS = 0.25
+# The heartbeat is written at most this often (the stop request is read every tick):
+# well inside HEARTBEAT_STALE_SECONDS, without a write four times a second.
+HEARTBEAT_EVERY_SECONDS = 1.0
+# A quiet relay records its success this often, so `job status` shows it is alive.
+SUCCESS_EVERY_SECONDS = 30.0
+
+
+class JobAlreadyRunning(Conflict):
+    code = "sync_job_running"
+
+
+# --------------------------------------------------------------------------- backoff
+
+
+class Backoff:
+    """1, 2, 4 … ``ceiling`` seconds, each ±``jitter`` (so many practices that lost the
+    portal at once do not come back in step); ``reset()`` after a success."""
+
+    def __init__(
+        self,
+        *,
+        base: float = 1.0,
+        ceiling: float = 60.0,
+        jitter: float = 0.2,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.base, self.ceiling, self.jitter = base, ceiling, jitter
+        self.failures = 0
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+
+    def next_delay(self) -> float:
+        plain = min(self.ceiling, self.base * float(2**self.failures))
+        self.failures += 1
+        return plain * self._rng.uniform(1 - self.jitter, 1 + self.jitter)
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+# --------------------------------------------------------------------------- lease
+
+
+def this_host() -> str:
+    return socket.gethostname()[:200]
+
+
+def take_lease(*, pid: int, host: str, now: datetime | None = None) -> None:
+    """Become the running job, or raise ``JobAlreadyRunning`` if another job's heartbeat
+    is fresh. One conditional UPDATE: of two jobs starting together exactly one wins."""
+    now = now or timezone.now()
+    sync_state()  # the row exists from here on
+    stale_before = now - timedelta(seconds=HEARTBEAT_STALE_SECONDS)
+    free = (
+        Q(job_pid__isnull=True)
+        | Q(job_heartbeat_at__isnull=True)
+        | Q(job_heartbeat_at__lt=stale_before)
+    )
+    taken = SyncState.objects.filter(free, pk=1).update(
+        job_pid=pid,
+        job_host=host,
+        job_started_at=now,
+        job_heartbeat_at=now,
+        stop_requested=False,
+    )
+    if taken != 1:
+        state = sync_state()
+        raise JobAlreadyRunning(
+            _("The sync already runs (process %(pid)s on %(host)s).")
+            % {"pid": state.job_pid, "host": state.job_host or "?"}
+        )
+
+
+def renew_lease(*, pid: int, host: str, now: datetime | None = None) -> bool:
+    """Write the heartbeat; False if the lease is no longer ours (taken over after our
+    heartbeat went stale, e.g. the machine slept) — then this job must stop."""
+    updated = SyncState.objects.filter(pk=1, job_pid=pid, job_host=host).update(
+        job_heartbeat_at=now or timezone.now()
+    )
+    return updated == 1
+
+
+def stop_requested() -> bool:
+    return bool(SyncState.objects.filter(pk=1, stop_requested=True).exists())
+
+
+def release_lease(*, pid: int, host: str) -> None:
+    SyncState.objects.filter(pk=1, job_pid=pid, job_host=host).update(
+        job_pid=None, job_heartbeat_at=None, stop_requested=False
+    )
+
+
+def set_autostart(on: bool) -> None:
+    """TMEX +J / -J: whether ``practice serve`` starts the job. Does not touch a running job."""
+    sync_state()
+    SyncState.objects.filter(pk=1).update(autostart=on)
+
+
+def request_stop() -> None:
+    """``job stop``: the running job sees this within a tick and exits."""
+    sync_state()
+    SyncState.objects.filter(pk=1).update(stop_requested=True)
+
+
+def config_version() -> datetime | None:
+    """Changes whenever ``sync config`` saves: the loops then build new clients."""
+    return SyncConfig.objects.filter(pk=1).values_list("updated_at", flat=True).first()
+
+
+def refresh_calendar_names(client: Any) -> None:
+    """Store the portal's name of the practice and of each mapped online calendar (S1:
+    shown by ``sync config`` after the first contact). ``update()`` leaves
+    ``SyncConfig.updated_at`` alone, so this is no configuration change."""
+    listing = client.calendars()
+    for cal in listing.calendars:
+        Mapping.objects.filter(online_calendar_id=cal.id).exclude(online_name=cal.name).update(
+            online_name=cal.name
+        )
+    SyncConfig.objects.filter(pk=1).exclude(practice_name=listing.practice).update(
+        practice_name=listing.practice
+    )
+
+
+# --------------------------------------------------------------------------- steps
+
+
+@dataclass
+class JobSteps:
+    """What the job does, as callables: the connector's services by default
+    (``default_steps``); a test may swap one to make it fail."""
+
+    make_client: Callable[[], Any]
+    apply_page: Callable[[Any], Any]
+    send_receipts: Callable[[Any], int]
+    relay_once: Callable[[Any], int]
+    send_practice_changes: Callable[[Any], int]
+    place_unplaced: Callable[[], int]
+    record_success: Callable[[], None]
+    record_error: Callable[[str], None]
+
+
+def default_steps() -> JobSteps:
+    from termin360.connector.services import (
+        config,
+        consumer,
+        outbox,
+        practice_changes,
+        receipts,
+        state,
+    )
+
+    return JobSteps(
+        make_client=config.client_from_config,
+        apply_page=consumer.apply_page,
+        send_receipts=receipts.send_receipts,
+        relay_once=outbox.relay_once,
+        send_practice_changes=practice_changes.send_practice_changes,
+        place_unplaced=consumer.place_unplaced,
+        record_success=state.record_success,
+        record_error=state.record_error,
+    )
+
+
+def describe(exc: BaseException) -> str:
+    """The reason stored in ``last_error`` (German for users; no patient data)."""
+    if isinstance(exc, PortalError | ApplicationError):
+        return str(exc.message)[:500]
+    if isinstance(exc, DatabaseError):
+        return f"Datenbankfehler ({type(exc).__name__}); neuer Versuch folgt."
+    return f"Interner Fehler ({type(exc).__name__}); Einzelheiten im Protokoll des Abgleichs."
+
+
+class _Loop:
+    """What both loops share: a client that follows the configuration, and what to do
+    after a failure (record it, back off, drop a broken connection and client)."""
+
+    def __init__(self, name: str, steps: JobSteps, stop: threading.Event) -> None:
+        self.name, self.steps, self.stop = name, steps, stop
+        self.backoff = Backoff()
+        self._client: Any = None
+        self._version: datetime | None = None
+        self.failing = False
+
+    def client(self) -> Any:
+        version = config_version()
+        if self._client is None or version != self._version:
+            self.drop_client()
+            self._client = self.steps.make_client()
+            self._version = version
+        return self._client
+
+    def drop_client(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):  # closing a broken client must not fail
+                self._client.close()
+        self._client = None
+
+    def failed(self, exc: BaseException) -> float:
+        """Record the failure and return how long to wait before the next attempt."""
+        self.failing = True
+        code = getattr(exc, "code", "")
+        if isinstance(exc, PortalError | ApplicationError | DatabaseError):
+            log.warning("sync %s: %s %s", self.name, type(exc).__name__, code)
+        else:
+            # Frames only: an exception's message might quote data.
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("sync %s: unexpected %s\n%s", self.name, type(exc).__name__, frames)
+        if isinstance(exc, DatabaseError):
+            connection.close()  # reopened on next use
+        if isinstance(exc, PortalError):
+            self.drop_client()
+        try:
+            self.steps.record_error(describe(exc))
+        except Exception:  # the database itself may be the problem
+            connection.close()
+        return self.backoff.next_delay()
+
+    def succeeded(self) -> None:
+        self.backoff.reset()
+        self.failing = False
+        self.steps.record_success()
+
+
+# --------------------------------------------------------------------------- the loops
+
+
+def _feed_loop(steps: JobSteps, stop: threading.Event, wait: float) -> None:
+    loop = _Loop("feed", steps, stop)
+    names_known = False
+    try:
+        while not stop.is_set():
+            try:
+                client = loop.client()
+                if not names_known:
+                    refresh_calendar_names(client)
+                    names_known = True
+                page = client.events(after=sync_state().cursor, wait=wait)
+                if stop.is_set():
+                    break  # the relay loop may already have released the lease
+                if page.events:
+                    steps.apply_page(page)
+                    log.info("sync feed: %d event(s) applied", len(page.events))
+                steps.send_receipts(client)
+                if page.events or loop.failing:
+                    loop.succeeded()
+            except Exception as exc:  # the job never crashes
+                stop.wait(loop.failed(exc))
+    finally:
+        loop.drop_client()
+        connections.close_all()
+
+
+def run_job(
+    stop: threading.Event,
+    *,
+    steps: JobSteps | None = None,
+    feed_wait: float = MAX_FEED_WAIT_SECONDS,
+    tick: float = TICK_SECONDS,
+    parent_pid: int | None = None,
+    on_started: Callable[[], None] | None = None,
+) -> None:
+    """Run until ``stop`` is set, a stop is requested (``job stop``), the lease is lost,
+    or ``parent_pid`` (the ``practice serve`` that started us) is gone.
+
+    Raises ``JobAlreadyRunning`` before doing anything if another job holds the lease.
+    The feed thread is a daemon: on exit its long poll is simply abandoned."""
+    steps = steps or default_steps()
+    pid, host = os.getpid(), this_host()
+    take_lease(pid=pid, host=host)
+    log.info("sync job started (pid %d)", pid)
+    feed = threading.Thread(
+        target=_feed_loop, args=(steps, stop, feed_wait), name="sync-feed", daemon=True
+    )
+    relay = _Loop("relay", steps, stop)
+    last_beat = last_success = time.monotonic()
+    next_relay = 0.0
+    try:
+        feed.start()
+        if on_started is not None:
+            on_started()
+        while not stop.is_set():
+            now = time.monotonic()
+            try:
+                if now - last_beat >= HEARTBEAT_EVERY_SECONDS:
+                    if not renew_lease(pid=pid, host=host):
+                        log.warning("sync job: lease lost, stopping")
+                        break
+                    last_beat = now
+                if stop_requested():
+                    log.info("sync job: stop requested")
+                    break
+            except DatabaseError as exc:
+                relay.failed(exc)  # no backoff for the heartbeat: it is cheap and vital
+            if parent_pid is not None and os.getppid() != parent_pid:
+                log.warning("sync job: parent process gone, stopping")
+                break
+            if now >= next_relay:
+                try:
+                    client = relay.client()
+                    done = steps.relay_once(client)
+                    done += steps.send_practice_changes(client)
+                    done += steps.place_unplaced()
+                    if done:
+                        log.info("sync relay: %d change(s)", done)
+                    if done or relay.failing or now - last_success >= SUCCESS_EVERY_SECONDS:
+                        relay.succeeded()
+                        last_success = now
+                except Exception as exc:  # the job never crashes
+                    next_relay = time.monotonic() + relay.failed(exc)
+            stop.wait(tick)
+    finally:
+        stop.set()  # the feed thread ends after its current long poll
+        relay.drop_client()
+        try:
+            release_lease(pid=pid, host=host)
+        except DatabaseError:
+            connection.close()
+            try:
+                release_lease(pid=pid, host=host)
+            except DatabaseError:
+                log.error("sync job: could not release the lease; it goes stale")
+        log.info("sync job stopped (pid %d)", pid)
