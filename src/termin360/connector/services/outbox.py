@@ -1,5 +1,189 @@
-"""Placeholder: the outbox listener (S8) — written by the connector engine work."""
+"""Practice → portal: the transactional outbox of busy state (S8, S12) and its relay.
+
+The listener runs inside every practice transaction that changed what is occupied
+(the occupancy gate). For each touched (column, day) of a mapped column it computes
+the day's busy intervals, stores them in ``BusyState`` and bumps the coalescing
+``OutboxEntry`` — in the same transaction, so a committed change is never lost and a
+rolled-back one never sent. For a staff action that claims new time it asks the portal
+first (S9, ``claims``).
+
+The relay sends whole days (state, not deltas) in batches with ``PUT /busy`` and
+deletes an entry only if its ``version`` did not change while it was on the way.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import random
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import F, Q
+from django.utils import timezone
+
+from termin360.connector.domain import busy
+from termin360.connector.models import BusyState, Mapping, OutboxEntry
+from termin360.connector.portal_client import PortalApi, PortalError, new_idempotency_key
+from termin360.connector.services import claims
+from termin360.core.intervals import Interval
+from termin360.practice.domain.runs import GridCell
+from termin360.practice.models import Column, Slot
+from termin360.practice.services import occupancy
+from termin360.practice.services.grid_cells import facts_of, reserved_intervals
+from termin360.protocol.messages import MAX_BATCH_DAYS, BusyBatch, BusyDay, TimeRange
+
+RELAY_BATCH = 200
+MAX_BACKOFF_SECONDS = 60
+# relay_all gives up after this many batches: under a storm of changes it would
+# otherwise chase entries whose version keeps moving; the next round picks them up.
+MAX_BATCHES_PER_CALL = 1000
+
+
+# --------------------------------------------------------------------------- busy state
+
+
+def busy_of_column_day(column: Column, day: date) -> list[Interval]:
+    """The busy intervals of one column day as the database holds them now."""
+    tz = ZoneInfo(column.calendar.location.time_zone)
+    reserved = reserved_intervals(column, day, tz)
+    cells = [
+        GridCell(slot_id=s.pk, start=s.start, end=s.end, facts=facts_of(s, reserved))
+        for s in Slot.objects.filter(column=column, day=day)
+    ]
+    return busy.busy_intervals(cells, reserved)
+
+
+def bump_outbox(mapping: Mapping, days: list[date]) -> None:
+    """Queue these days of the mapping for the relay: a new entry, or ``version + 1`` on
+    the waiting one (so a relay sending the old version keeps it)."""
+    if not days:
+        return
+    OutboxEntry.objects.filter(mapping=mapping, day__in=days).update(version=F("version") + 1)
+    waiting = set(
+        OutboxEntry.objects.filter(mapping=mapping, day__in=days).values_list("day", flat=True)
+    )
+    OutboxEntry.objects.bulk_create(
+        [OutboxEntry(mapping=mapping, day=d) for d in sorted(set(days) - waiting)]
+    )
+
+
+def record_busy_state(mapping: Mapping, day: date, intervals: list[Interval]) -> list[Interval]:
+    """Store the day's busy state; queue it if it changed. Returns the time newly claimed
+    compared with the state stored before."""
+    row = BusyState.objects.select_for_update().filter(mapping=mapping, day=day).first()
+    old = busy.from_json(row.intervals) if row is not None else []
+    if row is not None and old == intervals:
+        return []
+    serialized = busy.to_json(intervals)
+    if row is None:
+        BusyState.objects.create(mapping=mapping, day=day, intervals=serialized)
+    else:
+        row.intervals = serialized
+        row.save(update_fields=["intervals"])
+    bump_outbox(mapping, [day])
+    return busy.newly_claimed(old, intervals)
+
+
+def on_occupancy_change(touched: frozenset[tuple[int, date]]) -> None:
+    """The occupancy gate's listener. A touched pair in an unmapped column costs only the
+    one mapping query below — most practices map a few of many columns."""
+    column_ids = {column_id for column_id, _day in touched}
+    mappings = {
+        m.column_id: m
+        for m in Mapping.objects.filter(column_id__in=column_ids).select_related(
+            "column__calendar__location"
+        )
+    }
+    if not mappings:
+        return
+    claimed: dict[int, tuple[Mapping, list[Interval]]] = {}
+    for column_id, day in sorted(touched):
+        mapping = mappings.get(column_id)
+        if mapping is None:
+            continue
+        new = record_busy_state(mapping, day, busy_of_column_day(mapping.column, day))
+        if new:
+            claimed.setdefault(mapping.pk, (mapping, []))[1].extend(new)
+    if claimed and occupancy.current_origin() == "staff":
+        claims.check_claims([(m.online_calendar_id, ivs) for m, ivs in claimed.values()])
 
 
 def install() -> None:
-    return None
+    """Register the listener (called from ``ConnectorConfig.ready``; harmless twice)."""
+    occupancy.add_occupancy_listener(on_occupancy_change)
+
+
+# --------------------------------------------------------------------------- relay
+
+
+def pending_count() -> int:
+    return OutboxEntry.objects.count()
+
+
+def backoff_seconds(attempts: int) -> float:
+    """1, 2, 4 … 60 s with ±20 % jitter, so many practices do not retry in step."""
+    base = min(MAX_BACKOFF_SECONDS, 2 ** max(0, attempts - 1))
+    return float(base * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not security
+
+
+def _busy_day(entry: OutboxEntry, states: dict[tuple[int, date], list[Interval]]) -> BusyDay:
+    intervals = states.get((entry.mapping_id, entry.day), [])
+    return BusyDay(
+        online_calendar_id=entry.mapping.online_calendar_id,
+        day=entry.day,
+        intervals=[TimeRange(start=iv.start, end=iv.end) for iv in intervals],
+    )
+
+
+def relay_once(
+    client: PortalApi,
+    *,
+    limit: int = RELAY_BATCH,
+    include_waiting: bool = False,
+    now: datetime | None = None,
+) -> int:
+    """Send up to ``limit`` outbox entries in one ``PUT /busy``; returns the days sent.
+
+    Entries still in their backoff after a failure are left for later unless
+    ``include_waiting`` (an explicit ``sync now`` retries at once). On a portal error the
+    entries record it and the error is raised for the caller to report.
+    """
+    now = now or timezone.now()
+    limit = max(1, min(limit, MAX_BATCH_DAYS))
+    entries = OutboxEntry.objects.select_related("mapping")
+    if not include_waiting:
+        entries = entries.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    batch = list(entries.order_by("created_at", "id")[:limit])
+    if not batch:
+        return 0
+    wanted = functools.reduce(operator.or_, (Q(mapping_id=e.mapping_id, day=e.day) for e in batch))
+    states = {
+        (s.mapping_id, s.day): busy.from_json(s.intervals) for s in BusyState.objects.filter(wanted)
+    }
+    body = BusyBatch(days=[_busy_day(e, states) for e in batch])
+    try:
+        client.put_busy(body, new_idempotency_key())
+    except PortalError as exc:
+        for entry in batch:
+            attempts = entry.attempts + 1
+            OutboxEntry.objects.filter(pk=entry.pk).update(
+                attempts=attempts,
+                next_attempt_at=now + timedelta(seconds=backoff_seconds(attempts)),
+                last_error=exc.message[:300],
+            )
+        raise
+    sent = functools.reduce(operator.or_, (Q(pk=e.pk, version=e.version) for e in batch))
+    OutboxEntry.objects.filter(sent).delete()
+    return len(batch)
+
+
+def relay_all(client: PortalApi, *, include_waiting: bool = True) -> int:
+    """Send everything pending, batch by batch; returns the days sent."""
+    total = 0
+    for _batch in range(MAX_BATCHES_PER_CALL):
+        sent = relay_once(client, include_waiting=include_waiting)
+        total += sent
+        if sent < RELAY_BATCH:
+            break
+    return total

@@ -1,0 +1,61 @@
+"""Busy time of a mapped column on one day: what the online calendar must not offer (S8).
+
+Busy is every slot holding an appointment or an annotation, plus every reservation
+covering the column, merged into disjoint intervals. Notes and free slots are not
+busy. The result is stored (``BusyState``) and sent to the portal as the whole day's
+state, so the portal converges whatever it missed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from termin360.core.intervals import Interval, merge, subtract
+from termin360.practice.domain.runs import GridCell
+from termin360.practice.domain.slots import SlotState
+
+SerializedIntervals = list[list[str]]
+
+_BUSY_STATES = (SlotState.APPOINTMENT, SlotState.ANNOTATION)
+
+
+def busy_intervals(cells: Iterable[GridCell], reserved: Iterable[Interval]) -> list[Interval]:
+    """The merged busy time of a column day.
+
+    ``reserved`` are the reservation intervals covering the column that day. A
+    reservation blocks its whole range, not only the slots inside it: the online
+    calendar may offer hours for which the practice has no slots yet.
+    """
+    occupied = [Interval(c.start, c.end) for c in cells if c.facts.state in _BUSY_STATES]
+    return merge([*occupied, *reserved])
+
+
+def newly_claimed(old: Sequence[Interval], new: Sequence[Interval]) -> list[Interval]:
+    """Time busy now that was not busy before: what the S9 check asks the portal about.
+    Time that became free needs no check."""
+    return subtract(new, old)
+
+
+def to_json(intervals: Iterable[Interval]) -> SerializedIntervals:
+    """``[[start, end], …]`` in UTC ISO 8601, for ``BusyState.intervals``."""
+    return [
+        [iv.start.astimezone(UTC).isoformat(), iv.end.astimezone(UTC).isoformat()]
+        for iv in intervals
+    ]
+
+
+def from_json(data: object) -> list[Interval]:
+    """The inverse of :func:`to_json`; anything malformed is an error, not silently empty,
+    because an empty state would free the time online."""
+    if not isinstance(data, list):
+        raise ValueError("busy state must be a list of [start, end] pairs")
+    out = []
+    for item in data:
+        if not (isinstance(item, list | tuple) and len(item) == 2):
+            raise ValueError(f"not a [start, end] pair: {item!r}")
+        start, end = (datetime.fromisoformat(str(x)) for x in item)
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("busy times need an offset")
+        out.append(Interval(start, end))
+    return out

@@ -1,0 +1,179 @@
+"""The S9 check: before a staff action in a mapped column claims new time, ask the portal
+whether an online booking the connector has not seen yet holds it.
+
+Refused → the action is rolled back with ``OnlineBookingHoldsTime`` (a ``Conflict``
+naming the booking); once the rollback is done the occupancy gate calls its
+``after_rollback()``, which pulls the booking in at once, so the receptionist sees it
+in the calendar when she looks again.
+
+Portal unreachable, too slow, or answering nonsense → the action is saved. The outbox
+sends the new busy state later, and should the feed then bring a booking for that time,
+S5 puts it in the additional list: a booking is never dropped, and the practice never
+waits longer than ``SyncConfig.check_timeout_seconds`` for the portal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.utils.translation import gettext as _
+
+from termin360.connector.models import Mapping, SyncConfig
+from termin360.connector.portal_client import (
+    PortalApi,
+    PortalClient,
+    PortalError,
+)
+from termin360.connector.selectors import sync_config, sync_state
+from termin360.connector.services import consumer, state
+from termin360.core.errors import Conflict
+from termin360.core.intervals import Interval
+from termin360.core.timezones import DEFAULT_ZONE
+from termin360.protocol.messages import (
+    MAX_INTERVALS_PER_DAY,
+    BookingState,
+    Claim,
+    ClaimRefused,
+    TimeRange,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class OnlineBookingHoldsTime(Conflict):
+    """The portal refused the claim: an unseen online booking holds (part of) the time."""
+
+    code = "online_booking_holds_time"
+
+    def __init__(self, message: str, *, bookings: list[BookingState]) -> None:
+        super().__init__(message, bookings=[b.booking_id for b in bookings])
+        self.bookings = bookings
+
+    def after_rollback(self) -> None:
+        """Pull the refusing bookings in (S5 placement), now that the staff's change is
+        gone. A failure here must not hide the refusal itself: it is logged, and the
+        feed brings the bookings anyway."""
+        try:
+            consumer.apply_booking_states(self.bookings)
+        except Exception:
+            logger.exception("pulling in the online booking that refused a change failed")
+
+
+# --------------------------------------------------------------------------- the client
+
+
+def _build_client(config: SyncConfig) -> PortalApi:
+    profile = config.tls_profile
+    return PortalClient(
+        config.portal_url,
+        config.api_key,
+        ca_bundle=profile.ca_bundle if profile else "",
+        client_cert=profile.client_cert if profile else "",
+        client_key=profile.client_key if profile else "",
+        timeout=config.check_timeout_seconds,
+    )
+
+
+# Tests put an in-memory portal here; the default builds the real HTTP client.
+client_factory: Callable[[SyncConfig], PortalApi] = _build_client
+
+_lock = threading.Lock()
+_cached: tuple[tuple[int, datetime], PortalApi] | None = None
+
+
+def _client(config: SyncConfig) -> PortalApi:
+    """One client per configuration, kept between checks: its kept-alive connection makes
+    the check one round trip instead of a TCP (and TLS) handshake each time."""
+    global _cached
+    key = (config.pk, config.updated_at)
+    with _lock:
+        if _cached is not None and _cached[0] == key:
+            return _cached[1]
+        if _cached is not None:
+            _cached[1].close()
+        client = client_factory(config)
+        _cached = (key, client)
+        return client
+
+
+def reset_client() -> None:
+    """Forget the cached client (tests; a changed configuration does this by itself)."""
+    global _cached
+    with _lock:
+        if _cached is not None:
+            _cached[1].close()
+        _cached = None
+
+
+# --------------------------------------------------------------------------- the check
+
+
+def _message(refused: ClaimRefused, tz: ZoneInfo) -> str:
+    if not refused.bookings:
+        return refused.detail or _("An online booking holds this time.")
+    first = refused.bookings[0]
+    when = first.start.astimezone(tz)
+    return _(
+        "An online booking holds this time: %(patient)s, %(date)s %(time)s "
+        "(online booking %(id)s). It has been added to the calendar."
+    ) % {
+        "patient": f"{first.patient.last_name}, {first.patient.first_name}",
+        "date": f"{when:%d.%m.%Y}",
+        "time": f"{when:%H:%M}",
+        "id": first.booking_id,
+    }
+
+
+def _zone_of(online_calendar_id: int) -> ZoneInfo:
+    mapping = (
+        Mapping.objects.select_related("column__calendar__location")
+        .filter(online_calendar_id=online_calendar_id)
+        .first()
+    )
+    name = mapping.column.calendar.location.time_zone if mapping else DEFAULT_ZONE
+    return ZoneInfo(name)
+
+
+def _chunks(intervals: list[Interval]) -> list[list[Interval]]:
+    return [
+        intervals[i : i + MAX_INTERVALS_PER_DAY]
+        for i in range(0, len(intervals), MAX_INTERVALS_PER_DAY)
+    ]
+
+
+def check_claims(claims: list[tuple[int, list[Interval]]]) -> None:
+    """Ask the portal about each (online calendar id, newly claimed intervals).
+
+    Raises ``OnlineBookingHoldsTime`` on a refusal; returns quietly when the time is free
+    or the portal cannot answer (then the error is recorded for ``sync job status``).
+    """
+    config = sync_config()
+    if config is None or not config.portal_url or not config.api_key:
+        return
+    after_seq = sync_state().cursor
+    try:
+        client = _client(config)
+        for online_calendar_id, intervals in claims:
+            for chunk in _chunks(intervals):
+                answer = client.claim(
+                    Claim(
+                        online_calendar_id=online_calendar_id,
+                        intervals=[TimeRange(start=iv.start, end=iv.end) for iv in chunk],
+                        after_seq=after_seq,
+                    ),
+                    timeout=config.check_timeout_seconds,
+                )
+                if isinstance(answer, ClaimRefused):
+                    raise OnlineBookingHoldsTime(
+                        _message(answer, _zone_of(online_calendar_id)), bookings=answer.bookings
+                    )
+    except PortalError as exc:
+        # No patient data here: the message names the portal and the kind of failure.
+        logger.warning("S9 check skipped, the change is saved unchecked: %s", exc.code)
+        state.record_error(
+            _("Check with the portal skipped (%(reason)s).") % {"reason": exc.message}
+        )
