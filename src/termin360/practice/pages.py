@@ -34,6 +34,21 @@ def hhmm(value: datetime | time) -> str:
     return f"{value.hour:02d}:{value.minute:02d}"
 
 
+def flag_reason_label(code: str) -> str:
+    """Why the connector flagged an appointment, for the staff. The connector stores a
+    code (SPEC S5, S6, S10, S12); an unknown code (an older row, a hand-set reason) is
+    shown as it is."""
+    labels = {
+        "slot_taken": _("time was taken"),
+        "no_slot": _("no matching slot in the column"),
+        "blocked": _("slot blocked"),
+        "ambiguous_patient": _("patient not unique"),
+        "grid_changed": _("slot removed from the grid"),
+        "online_move_refused": _("move refused online"),
+    }
+    return labels.get(code, code)
+
+
 def appointment_title(appt: Appointment) -> str:
     """Who the appointment is for: the linked patient, else its free text."""
     if appt.patient is not None:
@@ -106,6 +121,11 @@ class Item:
         appt = self.appointment
         return appointment_title(appt) if appt is not None else ""
 
+    @property
+    def flag_label(self) -> str:
+        appt = self.appointment
+        return flag_reason_label(appt.flag_reason) if appt is not None else ""
+
 
 @dataclass
 class Lane:
@@ -151,8 +171,9 @@ class AdditionalEntry:
     reason: str
     wish: str  # wished-for time, if any
     online: bool
+    linked: bool  # to a patient record (else free text)
     flagged: bool
-    flag_reason: str
+    flag_reason: str  # already a text for the staff (``flag_reason_label``)
 
 
 @dataclass
@@ -183,6 +204,11 @@ def _label(item: Item, lane_title: str) -> str:
             "time": item.time_range,
             "title": ", ".join(x for x in (item.title, appt.reason) if x),
         }
+        if appt.origin == Appointment.Origin.ONLINE:
+            text += f" ({_('online booking')})"
+        if appt.flagged:
+            text += f" – {_('flagged')}"
+            text += f": {item.flag_label}" if appt.flag_reason else ""
     elif item.reserved:
         text = _("%(time)s reserved: %(reason)s") % {
             "time": when,
@@ -287,8 +313,9 @@ def additional_entries(appts: list[Appointment], tz: ZoneInfo) -> list[Additiona
                 reason=a.reason,
                 wish=wish,
                 online=a.origin == Appointment.Origin.ONLINE,
+                linked=a.patient_id is not None,
                 flagged=a.flagged,
-                flag_reason=a.flag_reason,
+                flag_reason=flag_reason_label(a.flag_reason),
             )
         )
     return out

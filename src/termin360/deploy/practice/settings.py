@@ -1,7 +1,11 @@
 """Settings of a practice deployment: the practice calendar and its connector."""
 
+from copy import deepcopy
+from typing import cast
+
 from termin360.deploy.base import *  # noqa: F403
 from termin360.deploy.base import INSTALLED_APPS_BASE, database
+from termin360.deploy.base import TEMPLATES as TEMPLATES_BASE
 from termin360.deploy.env import secret_key
 
 ROLE = "practice"
@@ -15,3 +19,9 @@ LOGIN_REDIRECT_URL = "practice:home"
 LOGOUT_REDIRECT_URL = "practice:login"
 SESSION_COOKIE_NAME = "termin360_practice_session"
 CSRF_COOKIE_NAME = "termin360_practice_csrftoken"
+
+# The connector's link in the practice's top bar (the practice templates show it only
+# when this context processor provides it).
+TEMPLATES = deepcopy(TEMPLATES_BASE)
+_options = cast(dict[str, list[str]], TEMPLATES[0]["OPTIONS"])
+_options["context_processors"].append("termin360.connector.context_processors.sync_nav")

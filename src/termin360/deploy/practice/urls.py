@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("sync/", include("termin360.connector.urls")),
     path("", include("termin360.practice.urls")),
 ]
