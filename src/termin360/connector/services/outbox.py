@@ -139,18 +139,19 @@ def _busy_day(entry: OutboxEntry, states: dict[tuple[int, date], list[Interval]]
 def relay_once(
     client: PortalApi,
     *,
-    limit: int = RELAY_BATCH,
+    limit: int | None = None,
     include_waiting: bool = False,
     now: datetime | None = None,
 ) -> int:
-    """Send up to ``limit`` outbox entries in one ``PUT /busy``; returns the days sent.
+    """Send up to ``limit`` (default ``RELAY_BATCH``) outbox entries in one ``PUT /busy``;
+    returns the days sent.
 
     Entries still in their backoff after a failure are left for later unless
     ``include_waiting`` (an explicit ``sync now`` retries at once). On a portal error the
     entries record it and the error is raised for the caller to report.
     """
     now = now or timezone.now()
-    limit = max(1, min(limit, MAX_BATCH_DAYS))
+    limit = max(1, min(limit or RELAY_BATCH, MAX_BATCH_DAYS))
     entries = OutboxEntry.objects.select_related("mapping")
     if not include_waiting:
         entries = entries.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
@@ -182,7 +183,7 @@ def relay_all(client: PortalApi, *, include_waiting: bool = True) -> int:
     """Send everything pending, batch by batch; returns the days sent."""
     total = 0
     for _batch in range(MAX_BATCHES_PER_CALL):
-        sent = relay_once(client, include_waiting=include_waiting)
+        sent = relay_once(client, limit=RELAY_BATCH, include_waiting=include_waiting)
         total += sent
         if sent < RELAY_BATCH:
             break
