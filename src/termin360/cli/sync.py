@@ -172,11 +172,14 @@ def config(
     if entries and clear_mappings:
         raise typer.BadParameter("--map und --clear-mappings schließen einander aus.")
     start()
+    from django.db import transaction
+
     from termin360.connector.selectors import sync_config
     from termin360.connector.services import config as services
 
     changes_config = any(v is not None for v in (portal_url, api_key, tls_profile, check_timeout))
-    with user_errors():
+    # One transaction: a refused mapping leaves the address and key as they were too.
+    with user_errors(), transaction.atomic():
         if changes_config:
             current = sync_config()
             url = portal_url if portal_url is not None else (current.portal_url if current else "")

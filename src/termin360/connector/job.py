@@ -40,7 +40,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from termin360.connector.models import Mapping, SyncConfig, SyncState
+from termin360.connector.models import SyncConfig, SyncState
 from termin360.connector.portal_client import PortalError
 from termin360.connector.selectors import HEARTBEAT_STALE_SECONDS, sync_state
 from termin360.core.errors import ApplicationError, Conflict
@@ -157,20 +157,6 @@ def config_version() -> datetime | None:
     return SyncConfig.objects.filter(pk=1).values_list("updated_at", flat=True).first()
 
 
-def refresh_calendar_names(client: Any) -> None:
-    """Store the portal's name of the practice and of each mapped online calendar (S1:
-    shown by ``sync config`` after the first contact). ``update()`` leaves
-    ``SyncConfig.updated_at`` alone, so this is no configuration change."""
-    listing = client.calendars()
-    for cal in listing.calendars:
-        Mapping.objects.filter(online_calendar_id=cal.id).exclude(online_name=cal.name).update(
-            online_name=cal.name
-        )
-    SyncConfig.objects.filter(pk=1).exclude(practice_name=listing.practice).update(
-        practice_name=listing.practice
-    )
-
-
 # --------------------------------------------------------------------------- steps
 
 
@@ -180,6 +166,7 @@ class JobSteps:
     (``default_steps``); a test may swap one to make it fail."""
 
     make_client: Callable[[], Any]
+    refresh_names: Callable[[Any], Any]
     apply_page: Callable[[Any], Any]
     send_receipts: Callable[[Any], int]
     relay_once: Callable[[Any], int]
@@ -196,11 +183,13 @@ def default_steps() -> JobSteps:
         outbox,
         practice_changes,
         receipts,
+        rounds,
         state,
     )
 
     return JobSteps(
         make_client=config.client_from_config,
+        refresh_names=rounds.refresh_names,
         apply_page=consumer.apply_page,
         send_receipts=receipts.send_receipts,
         relay_once=outbox.relay_once,
@@ -282,7 +271,7 @@ def _feed_loop(steps: JobSteps, stop: threading.Event, wait: float) -> None:
             try:
                 client = loop.client()
                 if not names_known:
-                    refresh_calendar_names(client)
+                    steps.refresh_names(client)  # S1: names shown by `sync config`
                     names_known = True
                 page = client.events(after=sync_state().cursor, wait=wait)
                 if stop.is_set():
