@@ -11,6 +11,7 @@ that long-polls for that practice (``services.sync_wait``).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -26,14 +27,19 @@ def lock_practice(practice_id: int) -> Practice:
     return Practice.objects.select_for_update().get(pk=practice_id)
 
 
+def _utc(instant: datetime | None) -> datetime | None:
+    return instant.astimezone(UTC) if instant is not None else None
+
+
 def booking_state(booking: Booking) -> BookingState:
-    """The booking as the connector sees it (S5, S6: everything needed to place it)."""
+    """The booking as the connector sees it (S5, S6: everything needed to place it).
+    Times in UTC, whatever offset the change came in with."""
     return BookingState(
         booking_id=booking.pk,
         online_calendar_id=booking.calendar_id,
         status=booking.status,  # type: ignore[arg-type]  # a Booking.Status value
-        start=booking.start,
-        end=booking.end,
+        start=booking.start.astimezone(UTC),
+        end=booking.end.astimezone(UTC),
         visit_type=booking.visit_type.name,
         reason=booking.reason,
         patient=PatientData(
@@ -44,8 +50,8 @@ def booking_state(booking: Booking) -> BookingState:
             phone=booking.patient_phone,
             insurance=booking.patient_insurance,
         ),
-        booked_at=booking.created_at,
-        cancelled_at=booking.cancelled_at,
+        booked_at=_utc(booking.created_at),
+        cancelled_at=_utc(booking.cancelled_at),
         cancelled_by=booking.cancelled_by or None,
     )
 
