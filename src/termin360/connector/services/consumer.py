@@ -246,7 +246,7 @@ def _move(ob: OnlineBooking, booking: BookingState) -> Outcome:
 
 def _apply(booking: BookingState, kind: str, seq: int | None) -> Outcome:
     ob = (
-        OnlineBooking.objects.select_for_update()
+        OnlineBooking.objects.select_for_update(of=("self",))
         .select_related("appointment")
         .filter(booking_id=booking.booking_id)
         .first()
