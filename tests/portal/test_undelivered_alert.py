@@ -121,6 +121,9 @@ def test_p6_practice_booking_list_shows_delivered_and_pending(client: Any, world
     assert "übertragen" in rows[0] and "ausstehend" not in rows[0]
     assert "ausstehend" in rows[1]
     del pending
+    dashboard = client.get(reverse("portal:practice-dashboard")).content.decode()
+    assert "Im Praxiskalender" in dashboard
+    assert dashboard.count("übertragen") == 1 and dashboard.count("ausstehend") == 1
 
 
 def _my_bookings_url() -> str:
