@@ -422,7 +422,7 @@ def test_s5_flagged_online_appointment_shows_its_reason_in_day_view_and_on_the_s
     )  # fmt: skip
     logged_in(client, "empfang")
     day_view = client.get(f"/calendars/1/{day.isoformat()}/")
-    additional = day_view.content.decode().split('id="additional-list"')[1]
+    additional = day_view.content.decode().split('id="additional-list"')[1].split("</aside>")[0]
     assert de("time was taken") in additional
     assert "badge--online" in additional and "slot_taken" not in additional
 

@@ -34,11 +34,8 @@ def hhmm(value: datetime | time) -> str:
     return f"{value.hour:02d}:{value.minute:02d}"
 
 
-def flag_reason_label(code: str) -> str:
-    """Why the connector flagged an appointment, for the staff. The connector stores a
-    code (SPEC S5, S6, S10, S12); an unknown code (an older row, a hand-set reason) is
-    shown as it is."""
-    labels = {
+def _flag_reason_labels() -> dict[str, str]:
+    return {
         "slot_taken": _("time was taken"),
         "no_slot": _("no matching slot in the column"),
         "blocked": _("slot blocked"),
@@ -46,7 +43,13 @@ def flag_reason_label(code: str) -> str:
         "grid_changed": _("slot removed from the grid"),
         "online_move_refused": _("move refused online"),
     }
-    return labels.get(code, code)
+
+
+def flag_reason_label(code: str) -> str:
+    """Why the connector flagged an appointment, for the staff. The connector stores a
+    code (SPEC S5, S6, S10, S12); an unknown code (an older row, a hand-set reason) is
+    shown as it is."""
+    return _flag_reason_labels().get(code, code)
 
 
 def appointment_title(appt: Appointment) -> str:
@@ -348,4 +351,6 @@ def js_messages() -> dict[str, str]:
         "practice": _("practice"),
         "slots": _("slot(s)"),
         "additionalList": _("in the additional list"),
+        # the appointment dialog shows why an appointment is flagged: flag_<code>
+        **{f"flag_{code}": label for code, label in _flag_reason_labels().items()},
     }

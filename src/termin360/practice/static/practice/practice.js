@@ -347,7 +347,7 @@
       : "—";
     fact("origin").textContent = a.origin === "online" ? t.onlineBooking : t.practice;
     $$("[data-flag-row]", apptDialog).forEach((row) => (row.hidden = !a.flagged));
-    fact("flag").textContent = a.flag_reason || "";
+    fact("flag").textContent = (a.flag_reason && t[`flag_${a.flag_reason}`]) || a.flag_reason || "";
     $("#edit-text").value = a.text;
     $("#edit-reason").value = a.reason;
     $$("[data-placed-only]", apptDialog).forEach((p) => (p.hidden = a.in_additional_list));
