@@ -45,6 +45,24 @@ def test_s9_staff_action_on_time_of_unseen_online_booking_is_refused_and_booking
     assert pull(c.portal).changed == 0 and Appointment.objects.count() == 1
 
 
+def test_s9_booking_pulled_in_already_does_not_refuse_the_next_action(
+    connected_committed: Connected,
+) -> None:
+    c = connected_committed
+    config.set_mappings([])
+    staff_books(c, 0, "09:00")  # before the column was connected: the portal never knew
+    config.set_mappings([(CAL_A, 1, 1)])
+    b = c.portal.book(CAL_A, c.at(0, "09:00"))
+    with pytest.raises(OnlineBookingHoldsTime):
+        staff_books(c, 0, "11:00")  # the day's whole busy time is new to the portal
+    ob = online(b.booking_id)
+    assert ob.appointment is not None and ob.appointment.flag_reason == "slot_taken"
+    # the collision is in the calendar now (additional list): the staff may go on
+    staff_books(c, 0, "11:00")
+    assert SyncState.objects.get(pk=1).cursor == 0
+    assert Appointment.objects.count() == 3
+
+
 def test_s9_refusal_reaches_the_staff_as_a_409_with_the_message(
     connected: Connected, api: Api
 ) -> None:
@@ -95,12 +113,13 @@ def test_s9_no_check_before_the_connector_is_configured(connected: Connected) ->
 
 
 def test_s9_portal_unreachable_saves_the_action_and_the_collision_lands_in_additional_list(
-    connected: Connected,
+    connected: Connected, django_capture_on_commit_callbacks: Any
 ) -> None:
     c = connected
     b = c.portal.book(CAL_A, c.at(2, "08:00"))
     c.portal.fail_with = PortalTimeout("Portal antwortet nicht rechtzeitig.", code="timeout")
-    staff = staff_books(c, 2, "08:00")
+    with django_capture_on_commit_callbacks(execute=True):
+        staff = staff_books(c, 2, "08:00")
     assert slot_at(c, 1, 2, "08:00").appointment_id == staff.pk
     assert "antwortet nicht rechtzeitig" in SyncState.objects.get(pk=1).last_error
     c.portal.fail_with = None
@@ -111,11 +130,12 @@ def test_s9_portal_unreachable_saves_the_action_and_the_collision_lands_in_addit
 
 
 def test_s9_rejected_api_key_lets_the_action_through_and_records_the_error(
-    connected: Connected,
+    connected: Connected, django_capture_on_commit_callbacks: Any
 ) -> None:
     c = connected
     c.portal.fail_with = AuthFailure("Das Portal lehnt den API-Schlüssel ab.", code="auth")
-    staff_books(c, 0, "09:00")
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_books(c, 0, "09:00")
     assert Appointment.objects.count() == 1
     assert "API-Schlüssel" in SyncState.objects.get(pk=1).last_error
 

@@ -14,15 +14,17 @@ waits longer than ``SyncConfig.check_timeout_seconds`` for the portal.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 
-from termin360.connector.models import Mapping, SyncConfig
+from termin360.connector.models import Mapping, OnlineBooking, SyncConfig
 from termin360.connector.portal_client import (
     PortalApi,
     PortalClient,
@@ -145,6 +147,23 @@ def _chunks(intervals: list[Interval]) -> list[list[Interval]]:
     ]
 
 
+def _refuse(answer: ClaimRefused, online_calendar_id: int) -> None:
+    """Raise for the bookings the practice calendar does not hold yet. One that was pulled
+    in already (its feed event not read yet, so the portal still counts it as unseen) has
+    been placed by S5 — refusing again would block the staff until the feed catches up."""
+    known = set(
+        OnlineBooking.objects.filter(
+            booking_id__in=[b.booking_id for b in answer.bookings]
+        ).values_list("booking_id", flat=True)
+    )
+    unseen = [b for b in answer.bookings if b.booking_id not in known]
+    if unseen or not answer.bookings:
+        refused = answer.model_copy(update={"bookings": unseen})
+        raise OnlineBookingHoldsTime(
+            _message(refused, _zone_of(online_calendar_id)), bookings=unseen
+        )
+
+
 def check_claims(claims: list[tuple[int, list[Interval]]]) -> None:
     """Ask the portal about each (online calendar id, newly claimed intervals).
 
@@ -168,12 +187,11 @@ def check_claims(claims: list[tuple[int, list[Interval]]]) -> None:
                     timeout=config.check_timeout_seconds,
                 )
                 if isinstance(answer, ClaimRefused):
-                    raise OnlineBookingHoldsTime(
-                        _message(answer, _zone_of(online_calendar_id)), bookings=answer.bookings
-                    )
+                    _refuse(answer, online_calendar_id)
     except PortalError as exc:
         # No patient data here: the message names the portal and the kind of failure.
         logger.warning("S9 check skipped, the change is saved unchecked: %s", exc.code)
-        state.record_error(
-            _("Check with the portal skipped (%(reason)s).") % {"reason": exc.message}
-        )
+        message = _("Check with the portal skipped (%(reason)s).") % {"reason": exc.message}
+        # After the commit: writing SyncState now would hold its row lock together with the
+        # column lock, and the feed consumer takes them in the opposite order.
+        transaction.on_commit(functools.partial(state.record_error, message))

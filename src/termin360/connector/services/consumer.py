@@ -310,10 +310,13 @@ def apply_booking_states(states: list[BookingState]) -> ApplyResult:
     """
     result = ApplyResult()
     with transaction.atomic(), origin("sync"):
+        # The same lock as a page of the feed: the job's feed thread may bring these very
+        # bookings at this moment, and only one of the two may create them.
+        SyncState.objects.get_or_create(pk=1)
+        result.cursor = SyncState.objects.select_for_update().get(pk=1).cursor
         for booking in states:
             kind = "cancelled" if booking.status == "cancelled" else "moved"
             result.count(_apply(booking, kind, None))
-        result.cursor = SyncState.objects.get_or_create(pk=1)[0].cursor
     return result
 
 
