@@ -323,20 +323,36 @@ class Sync:
     def cli_json(self, *args: str) -> Any:
         return json.loads(self.cli(*args, "--json").stdout)
 
-    def configure(self, *, mappings: dict[int, str] | None = None, url: str = "") -> None:
-        """TLS profile with the e2e CA, portal URL, API key and the mappings
-        (default: online calendar A → calendar 1 column 1, B → 1/2 if there is one)."""
+    def configure(
+        self, *, mappings: dict[int, str] | None = None, url: str = "", via_cli: bool = False
+    ) -> None:
+        """TLS profile with the e2e CA, portal URL, API key and the mappings (default:
+        online calendar A → calendar 1 column 1, B → 1/2). Through the connector's
+        services in this process unless ``via_cli`` (starting a CLI process costs
+        seconds; S1 tests the command itself)."""
         if mappings is None:
             mappings = {c["id"]: f"1/{i + 1}" for i, c in enumerate(self.seed["calendars"])}
-        self.cli("tls", TLS_PROFILE, "--ca-bundle", str(self.portal.tls.ca_bundle))
-        maps = [a for cal, target in mappings.items() for a in ("--map", f"{cal}={target}")]
-        self.cli(
-            "config",
-            *("--portal-url", url or self.portal.url),
-            *("--api-key", self.seed["api_key"]),
-            *("--tls-profile", TLS_PROFILE),
-            *maps,
-        )
+        url = url or self.portal.url
+        if via_cli:
+            self.cli("tls", TLS_PROFILE, "--ca-bundle", str(self.portal.tls.ca_bundle))
+            maps = [a for cal, target in mappings.items() for a in ("--map", f"{cal}={target}")]
+            self.cli(
+                "config",
+                *("--portal-url", url),
+                *("--api-key", self.seed["api_key"]),
+                *("--tls-profile", TLS_PROFILE),
+                *maps,
+            )
+            return
+        from termin360.connector.services import config
+
+        config.save_tls_profile(name=TLS_PROFILE, ca_bundle=str(self.portal.tls.ca_bundle))
+        config.save_config(portal_url=url, api_key=self.seed["api_key"], tls_profile=TLS_PROFILE)
+        entries = []
+        for online_id, target in mappings.items():
+            cal, col = target.split("/")
+            entries.append((online_id, int(cal), int(col)))
+        config.set_mappings(entries)
 
     def start_server(self) -> Server:
         """``termin360 practice serve`` (HTTP) on this test's database."""
@@ -368,12 +384,19 @@ class Sync:
                 stderr=subprocess.STDOUT,
             )
         if wait:
-            job = self.job
-            wait_until(
-                lambda: job.poll() is None and self.state().job_pid == job.pid,
-                f"the job (pid {job.pid}) holds the lease; log: {log}",
-            )
+            self.wait_job()
         return self.job
+
+    def wait_job(self) -> None:
+        job = self.job
+        assert job is not None
+
+        def holds_lease() -> bool:
+            if job.poll() is not None:
+                pytest.fail(f"the job ended at once with exit code {job.returncode}")
+            return bool(self.state().job_pid == job.pid)
+
+        wait_until(holds_lease, f"the job (pid {job.pid}) holds the lease")
 
     def stop_job(self) -> None:
         """SIGTERM, as ``practice serve`` or a service manager would stop it."""
@@ -583,10 +606,13 @@ def make_sync(
         made.append(s)
         if configure:
             s.configure(mappings=mappings)
+        # The job and the server start side by side: each takes seconds to come up.
+        if job:
+            s.start_job(wait=False)
         if server:
             s.start_server()
         if job:
-            s.start_job()
+            s.wait_job()
         return s
 
     try:
