@@ -20,6 +20,8 @@ import sys
 from datetime import date, time
 from typing import Any
 
+from django.contrib.auth.hashers import Argon2PasswordHasher
+
 PATIENT_PASSWORD = "patient-pass-123"
 ADMIN_PASSWORD = "admin-pass-123"
 DOCTORS = [("Anna", "Berger"), ("Bernd", "Keller")]
@@ -30,6 +32,12 @@ PATIENTS = [
     ("  WEBER ", "Jörg", "1969-11-30"),
     ("Schmidt", "Erika", "1975-03-02"),
 ]
+
+
+class QuickArgon2PasswordHasher(Argon2PasswordHasher):
+    time_cost = 1
+    memory_cost = 8
+    parallelism = 1
 
 
 def seed() -> dict[str, Any]:
@@ -110,9 +118,14 @@ def seed() -> dict[str, Any]:
 
 
 def main() -> None:
+    from django.conf import settings
+
     from termin360.cli.django_setup import setup
 
     setup("portal")
+    # Cheap hashes (the cost is part of each hash, so the portal verifies them as well):
+    # with the default cost, hashing the patients' passwords is most of the seeding time.
+    settings.PASSWORD_HASHERS = ["tests.e2e.portal_seed.QuickArgon2PasswordHasher"]
     spec = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
     print(json.dumps([seed() for _ in range(int(spec.get("count", 1)))]))
 
