@@ -96,8 +96,9 @@ def test_s2_sync_now_counts_the_changes_each_way(make_sync: Any) -> None:
 
     first = s.cli_json("now")
     assert first["to_practice"] == 2, first
-    # Thursday's appointment, and the two days the online bookings now occupy.
-    assert first["to_portal"] >= 1, first
+    # Busy days to the portal: Thursday (the practice's appointment), Monday and Tuesday
+    # (the online bookings now sit in the mapped column).
+    assert (first["to_portal"], first["busy_days"]) == (3, 3), first
     assert "11:00" not in s.free_times(weekday(s.p, 3))
     assert s.placed(s.my_bookings()[0]["id"]) is not None
 
@@ -106,7 +107,7 @@ def test_s2_sync_now_counts_the_changes_each_way(make_sync: Any) -> None:
 
     s.book_online(monday, "11:00")
     plain = s.cli("now").stdout
-    assert "1 Änderungen zum Praxiskalender" in plain, plain
+    assert "1 Änderungen zum Praxiskalender, 1 zum Portal" in plain, plain
 
 
 # --------------------------------------------------------------------------- S3
@@ -216,6 +217,10 @@ def test_s11_push_existing_blocks_existing_appointments_online_and_twice_changes
     assert "10:15" in s.free_times(tuesday)
 
     first = s.cli("push-existing", "1", "1")
+    # Progress, then what was sent (every day of the grid from today: empty days clear
+    # whatever the portal may still hold for them).
+    assert "Belegte Zeiten ermitteln" in first.stdout, first.stdout
+    assert "mit 2 Terminen vorgemerkt" in first.stdout, first.stdout
     assert "Das Portal hat alle belegten Zeiten dieser Spalte" in first.stdout, first.stdout
     assert not {"09:00", "09:15"} & set(s.free_times(monday))
     assert "10:15" not in s.free_times(tuesday)

@@ -239,29 +239,36 @@ def _restart_job(s: Sync, timeout: float = 40) -> None:
 
 
 def test_s13_job_killed_mid_sync_resumes_every_booking_exactly_once(make_sync: Any) -> None:
+    from termin360.connector.models import OnlineBooking
     from termin360.practice.models import Appointment
 
     s: Sync = make_sync()
-    days = [weekday(s.p, 0), weekday(s.p, 1)]
+    monday, tuesday = weekday(s.p, 0), weekday(s.p, 1)
     times = [f"{h:02d}:{m:02d}" for h in range(8, 12) for m in (0, 15, 30, 45)]
-    wanted = [(day, at) for day in days for at in times][:30]
+    wanted = [(day, at) for day in (monday, tuesday) for at in times][:30]
     booked: list[dict[str, Any]] = []
+    killed = threading.Event()
 
     def book_all() -> None:
-        for day, at in wanted:
+        for n, (day, at) in enumerate(wanted):
+            if n == 10:
+                killed.wait(timeout=60)  # the rest arrives while no job runs
             booked.append(s.book_online(day, at))
 
-    patient_thread = threading.Thread(target=book_all)
-    patient_thread.start()
+    patients = threading.Thread(target=book_all)
+    patients.start()
     try:
-        from termin360.connector.models import OnlineBooking
-
-        wait_until(lambda: OnlineBooking.objects.count() >= 8, "the job applies bookings")
-        s.kill_job()  # SIGKILL in the middle of the stream of bookings
+        wait_until(lambda: OnlineBooking.objects.count() >= 5, "the job applies bookings")
+        s.kill_job()  # SIGKILL while the bookings stream in
     finally:
-        patient_thread.join()
+        killed.set()
+        patients.join()
     assert len(booked) == 30
-    assert OnlineBooking.objects.count() < 30  # it really died mid-way
+    assert OnlineBooking.objects.count() <= 10
+    # A practice change while no job runs waits in the outbox (in the database).
+    r = s.book_in_practice(1, tuesday, "11:45", text="Praxistermin")
+    assert r.status_code == 201, r.text
+    assert "11:45" in s.free_times(tuesday)
 
     _restart_job(s)
     for booking in booked:
@@ -274,3 +281,5 @@ def test_s13_job_killed_mid_sync_resumes_every_booking_exactly_once(make_sync: A
     )
     assert OnlineBooking.objects.filter(placement="slot").count() == 30
     assert s.state().cursor == s.feed_last_seq() == 30
+    s.wait_free(tuesday, {"11:45"}, free=False)
+    assert s.free_times(tuesday) == ["11:30"]
