@@ -104,6 +104,9 @@ def test_demo_command_serves_portal_and_practice_calendar_with_demo_data(tmp_pat
         assert f"http://127.0.0.1:{portal_port}/" in output
         assert "empfang / empfang-demo" in output
         assert "patientin@example.org / patientin-demo" in output
+        # The connector is set up and its job runs beside the practice calendar.
+        assert "Abgleich Portal ↔ Praxiskalender läuft" in output
+        assert "→ Kalender 1 / Spalte 1" in output
         # Generous timeouts: the machine may be busy with other tests; this is no speed test.
         with httpx.Client(base_url=f"http://127.0.0.1:{practice_port}", timeout=30) as http:
             assert http.get("/login/").status_code == 200

@@ -122,7 +122,10 @@ def show_config(as_json: bool) -> None:
     table.add_row("API-Schlüssel", data["api_key_hint"] or "(keiner)")
     table.add_row("TLS-Profil", data["tls_profile"] or "(Standard-Zertifikate des Systems)")
     timeout = data["check_timeout_seconds"]
-    table.add_row("Wartezeit der Prüfung", f"{timeout:g} s" if timeout is not None else NOT_YET)
+    table.add_row(
+        "Wartezeit der Prüfung",
+        f"{timeout:g} s".replace(".", ",") if timeout is not None else NOT_YET,
+    )
     out.print(table)
     maps = Table("Online-Kalender", "Name im Portal", "Kalender", "Spalte", title="Zuordnungen")
     for m in data["mappings"]:

@@ -79,6 +79,7 @@ def start_job_if_autostart(out: Any) -> JobHandle | None:
     handle = JobHandle(spawn_job(detached=False))
     out.print(
         f"Abgleich mit dem Portal läuft im Hintergrund (PID {handle.pid}, "
-        f"Protokoll: {job_log_path()})."
+        f"Protokoll: {job_log_path()}).",
+        soft_wrap=True,
     )
     return handle

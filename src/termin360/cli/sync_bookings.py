@@ -164,15 +164,15 @@ def details(b: Any) -> dict[str, Any]:
             "phone": b.phone,
             "insurance": b.insurance,
         },
-        "booked_at": _iso(b.booked_at),
-        "cancelled_at": _iso(b.cancelled_at),
+        "booked_at": _iso(_local(b.booked_at, tz)),
+        "cancelled_at": _iso(_local(b.cancelled_at, tz)),
         "cancelled_by": b.cancelled_by or None,
         "match": b.match or None,
         "practice_calendar": sits,
-        "received_at": _iso(b.received_at),
-        "receipt_sent_at": _iso(b.receipt_sent_at),
+        "received_at": _iso(_local(b.received_at, tz)),
+        "receipt_sent_at": _iso(_local(b.receipt_sent_at, tz)),
         "last_seq": b.last_seq,
-        "refused_start": _iso(b.refused_start),
+        "refused_start": _iso(_local(b.refused_start, tz)),
         "practice_change_error": b.practice_change_error or None,
     }
 
@@ -182,6 +182,7 @@ MATCH = {
     "free_text": "Freitext",
     "ambiguous": "mehrdeutig (mehrere Patienten passen) – Freitext",
 }
+INSURANCE = {"gkv": "gesetzlich (GKV)", "pkv": "privat (PKV)", "self": "Selbstzahler"}
 FLAGS = {
     "slot_taken": "Termin war belegt",
     "no_slot": "kein Termin zu dieser Zeit",
@@ -224,7 +225,7 @@ def info(
     born = f"{date.fromisoformat(p['date_of_birth']):%d.%m.%Y}" if p["date_of_birth"] else DASH
     table.add_row("Patient", f"{d['patient']}, geb. {born}")
     table.add_row("Kontakt", " · ".join(x for x in (p["email"], p["phone"]) if x) or DASH)
-    table.add_row("Versicherung", p["insurance"] or DASH)
+    table.add_row("Versicherung", INSURANCE.get(p["insurance"], p["insurance"]) or DASH)
     table.add_row("Gebucht am", _when(d["booked_at"]))
     if d["cancelled_at"]:
         by = {"patient": "Patient", "practice": "Praxis"}.get(d["cancelled_by"] or "", "")

@@ -50,7 +50,16 @@ def _wait_until(condition: bool, deadline: float) -> bool:
 
 
 @app.command()
-def on() -> None:
+def on(
+    start_now: Annotated[
+        bool,
+        typer.Option(
+            "--start/--no-start",
+            help="gleich starten; --no-start: nur den Autostart einschalten "
+            "(der nächste `practice serve` startet den Abgleich)",
+        ),
+    ] = True,
+) -> None:
     """Abgleich im Hintergrund starten, jetzt und bei jedem Start (TMEX +J).
 
     Schaltet den Autostart ein: `termin360 practice serve` startet den Abgleich dann
@@ -67,6 +76,9 @@ def on() -> None:
         )
         raise typer.Exit(1)
     set_autostart(True)
+    if not start_now:
+        out.print("Autostart ist an; der Abgleich startet mit `termin360 practice serve`.")
+        return
     if _running():
         out.print(f"Autostart ist an; der Abgleich läuft bereits (PID {sync_state().job_pid}).")
         return
@@ -175,8 +187,12 @@ def run(
 
     Das ist der Prozess, den `job on` und der Autostart von `practice serve` starten."""
     _start()
+    import logging
+
     from termin360.connector.job import run_job
 
+    # One line per HTTP request (a long poll every 25 s) would bury the job's own log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     stop_event = threading.Event()
 
     def _stop(signum: int, frame: object) -> None:

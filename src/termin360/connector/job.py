@@ -266,6 +266,7 @@ class _Loop:
 def _feed_loop(steps: JobSteps, stop: threading.Event, wait: float) -> None:
     loop = _Loop("feed", steps, stop)
     names_known = False
+    first = True
     try:
         while not stop.is_set():
             try:
@@ -280,8 +281,9 @@ def _feed_loop(steps: JobSteps, stop: threading.Event, wait: float) -> None:
                     steps.apply_page(page)
                     log.info("sync feed: %d event(s) applied", len(page.events))
                 steps.send_receipts(client)
-                if page.events or loop.failing:
+                if page.events or loop.failing or first:
                     loop.succeeded()
+                    first = False
             except Exception as exc:  # the job never crashes
                 stop.wait(loop.failed(exc))
     finally:
@@ -311,7 +313,8 @@ def run_job(
         target=_feed_loop, args=(steps, stop, feed_wait), name="sync-feed", daemon=True
     )
     relay = _Loop("relay", steps, stop)
-    last_beat = last_success = time.monotonic()
+    last_beat = time.monotonic()
+    last_success = float("-inf")  # the first good round shows in `job status` at once
     next_relay = 0.0
     try:
         feed.start()

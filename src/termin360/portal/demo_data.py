@@ -3,7 +3,10 @@ several cities, published online calendars, some bookings, and demo logins.
 
 Built through the same services as the pages, deterministic for a given seed. The
 first practice, "Praxis Dr. Berger" in Bruchsal, is the online side of the practice
-calendar's demo (its calendar 1, column 1).
+calendar's demo: ``termin360 demo`` connects its online calendars to the columns of the
+same doctors (calendar 1, columns 1 and 2), whose slot grid covers the online hours.
+It gets no demo bookings here: the practice calendar is the master, and the first
+online bookings in the connected demo are the newcomer's own.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from termin360.core.errors import ApplicationError
 from termin360.portal.demo_logins import DEMO_LOGINS
 from termin360.portal.models import OutgoingEmail, PatientProfile, Practice
 from termin360.portal.services import availability, bookings, practices
+
+# The practice that `termin360 demo` connects to the practice calendar's demo.
+CONNECTED_PRACTICE = "Praxis Dr. Berger"
 
 MORNINGS = [(d, time(8), time(12)) for d in range(5)]
 AFTERNOONS = [(d, time(14), time(18)) for d in (0, 1, 3)]
@@ -206,6 +212,8 @@ def load_demo_data(*, seed: int = 360, progress: Progress | None = None) -> dict
     booked = 0
     today = timezone.localdate()
     for cal in calendars:
+        if cal.doctor.practice.name == CONNECTED_PRACTICE:
+            continue  # its bookings come from the newcomer, through the connector
         vt = cal.visit_types.order_by("duration_minutes").first()
         assert vt is not None
         by_day = availability.slots_by_day(
