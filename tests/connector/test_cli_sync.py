@@ -119,6 +119,32 @@ def test_s1_config_shows_the_key_only_as_hint_and_names_after_first_contact(
     assert json.loads(r.output)["mappings"] == []
 
 
+def test_s1_a_calendar_whose_columns_span_locations_cannot_be_mapped(
+    cli: Callable[..., Any], practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from termin360.cli import practice as practice_cli
+    from termin360.practice.services.setup import create_location
+
+    monkeypatch.setattr(practice_cli, "migrate", lambda: None)
+    create_location(name="Karlsruhe")
+    runner = CliRunner()
+    r = runner.invoke(
+        app, ["practice", "add-column", "1", "3", "Dr. Vogel", "--location", "Nowhere"]
+    )
+    assert r.exit_code == 1 and "Es gibt keinen Praxisstand Nowhere." in r.output
+    r = runner.invoke(
+        app, ["practice", "add-column", "1", "3", "Dr. Vogel", "--location", "Karlsruhe"]
+    )
+    assert r.exit_code == 0, r.output
+    assert "(Praxisstand Karlsruhe)" in r.output
+    r = cli("config", "--portal-url", "http://portal.test", "--api-key", KEY, "--map", "5=1/1")
+    assert r.exit_code == 1
+    assert "Fehler:" in one_line_error(r)
+    from termin360.connector.models import Mapping
+
+    assert not Mapping.objects.exists()
+
+
 def test_s1_tls_profile_with_a_missing_file_is_refused(
     cli: Callable[..., Any], db: None, tmp_path: Path
 ) -> None:
