@@ -200,7 +200,7 @@ def test_s11_push_existing_blocks_existing_appointments_online_and_twice_changes
 ) -> None:
     from termin360.practice.services import appointments
 
-    s: Sync = make_sync(configure=False, job=False)
+    s: Sync = make_sync(configure=False, server=False, job=False)
     monday, tuesday = weekday(s.p, 0), weekday(s.p, 1)
     # Appointments made before the connector existed: the portal knows nothing of them.
     for day, at, count in ((monday, "09:00", 2), (tuesday, "10:15", 1)):

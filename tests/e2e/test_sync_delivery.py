@@ -15,7 +15,7 @@ def delivered(s: Sync, booking_id: int) -> bool:
 
 
 def test_p6_booking_shows_delivered_once_placed_in_the_practice_calendar(make_sync: Any) -> None:
-    s: Sync = make_sync(job=False)
+    s: Sync = make_sync(server=False, job=False)
     booking = s.book_online(weekday(s.p, 0), "09:00")
     assert booking["delivered"] is False
     assert delivered(s, booking["id"]) is False
@@ -27,7 +27,7 @@ def test_p6_booking_shows_delivered_once_placed_in_the_practice_calendar(make_sy
 
 
 def test_p6_undelivered_booking_alerts_the_practice_once(make_sync: Any) -> None:
-    s: Sync = make_sync(job=False)  # no job: nothing gets delivered
+    s: Sync = make_sync(server=False, job=False)  # no job: nothing gets delivered
     practice_mail = s.seed["practice_email"]
     first = s.book_online(weekday(s.p, 0), "09:00")
 
