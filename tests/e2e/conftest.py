@@ -411,6 +411,18 @@ class Sync:
             stop(self.job)
             self.job = None
 
+    def stop_detached_job(self) -> None:
+        """A job ``sync job on`` started in the background (not ours to signal): ask it to
+        stop the way ``sync job stop`` does, so nothing outlives the test's database."""
+        from termin360.connector.job import request_stop
+        from termin360.connector.selectors import job_is_running
+
+        if job_is_running(self.state()):
+            request_stop()
+            deadline = _time.monotonic() + 10
+            while job_is_running(self.state()) and _time.monotonic() < deadline:
+                _time.sleep(POLL)
+
     def kill_job(self) -> None:
         if self.job is not None:
             self.job.kill()
@@ -628,6 +640,7 @@ def make_sync(
         for s in made:
             s.stop_job()
             s.stop_server()
+            s.stop_detached_job()
         stack.close()
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from tests.e2e.conftest import Sync, wait_until, weekday
+from tests.e2e.conftest import BERLIN, Sync, wait_until, weekday
 
 
 def assert_refused(done: subprocess.CompletedProcess[str], *fragments: str) -> None:
@@ -173,16 +173,17 @@ def test_s4_list_sorted_by_appointment_with_cancellation_date_last_and_info_show
         "the cancellation reached the practice",
     )
 
+    today = datetime.now(BERLIN).date()  # the cancellation's day where the practice is
     rows = s.cli_json("list")
     assert [r["booking_id"] for r in rows] == [early["id"], middle["id"], late["id"]]
-    assert [r["cancelled_on"] for r in rows] == [None, date.today().isoformat(), None]
+    assert [r["cancelled_on"] for r in rows] == [None, today.isoformat(), None]
 
     table = s.cli("list").stdout.splitlines()
     cancelled_line = next(line for line in table if str(middle["id"]) in line)
     cells = [c.strip() for c in cancelled_line.strip().strip("│┃|").split("│") if c.strip()]
-    assert cells[-1] == f"{date.today():%d.%m.%Y}", cancelled_line
+    assert cells[-1] == f"{today:%d.%m.%Y}", cancelled_line
     booked_line = next(line for line in table if str(early["id"]) in line)
-    assert f"{date.today():%d.%m.%Y}" not in booked_line.split("│")[-2], booked_line
+    assert f"{today:%d.%m.%Y}" not in booked_line.split("│")[-2], booked_line
 
     info = s.cli_json("info", str(early["id"]))
     sits = info["practice_calendar"]
