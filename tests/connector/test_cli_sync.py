@@ -269,7 +269,10 @@ def test_s4_info_shows_where_the_booking_sits_in_the_practice_calendar(
     assert data["patient_data"]["email"] == "lena@example.org" and data["match"] == "linked"
     extra = json.loads(cli("info", "31", "--json").output)["practice_calendar"]
     assert extra["additional_list"] is True and extra["flag_reason"] == "slot_taken"
-    assert extra["free_text"] == "Wolf, Eva" and extra["appointment_id"] == seeded["extra"].pk
+    assert (
+        extra["free_text"] == "Wolf, Eva"
+        and extra["appointment_id"] == seeded["extra"].appointment_id
+    )
 
     shown = cli("info", "31").output
     for expected in ("Zusatzliste", "Termin war belegt", "Freitext", "Wolf, Eva", "1 Allgemein"):
