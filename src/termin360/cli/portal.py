@@ -40,12 +40,19 @@ def serve(
     migrate()
     from termin360.deploy.portal.wsgi import application
     from termin360.deploy.server import ServerConfigError, serve_wsgi
+    from termin360.portal.services.sync_feed import stop_waiting
 
     scheme = "https" if tls_cert else "http"
     out.print(f"Portal läuft auf {scheme}://{host}:{port}/  (API: /api/v1/docs)")
     try:
         serve_wsgi(
-            application, host=host, port=port, threads=threads, tls_cert=tls_cert, tls_key=tls_key
+            application,
+            host=host,
+            port=port,
+            threads=threads,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            before_stop=stop_waiting,
         )
     except ServerConfigError as exc:
         out.print(f"[red]Fehler:[/red] {exc}")

@@ -31,9 +31,13 @@ def serve_wsgi(
     tls_cert: str = "",
     tls_key: str = "",
     on_stop: Callable[[], None] | None = None,
+    before_stop: Callable[[], None] | None = None,
 ) -> None:
     """Serve until SIGTERM or Ctrl+C. Keep-alive connections wait in a selector, not in
-    a worker thread, so idle connectors and browsers do not use up the threads."""
+    a worker thread, so idle connectors and browsers do not use up the threads.
+
+    ``before_stop`` runs first when stopping (e.g. release long polls so that their
+    threads end), ``on_stop`` after the server has stopped."""
     from cheroot import wsgi
 
     check_tls_files(tls_cert, tls_key)
@@ -62,6 +66,8 @@ def serve_wsgi(
         pass
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if before_stop is not None:
+            before_stop()
         server.stop()
         if on_stop is not None:
             on_stop()

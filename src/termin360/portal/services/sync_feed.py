@@ -13,6 +13,7 @@ PostgreSQL — only its listening connection: Django's own is closed while it wa
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -26,6 +27,14 @@ from termin360.protocol.messages import MAX_FEED_PAGE, BookingEvent, FeedPage
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.1
+# Set when the server shuts down: waiting requests answer at once (an empty page) instead
+# of holding the shutdown for up to 25 s.
+_shutting_down = threading.Event()
+
+
+def stop_waiting() -> None:
+    """Release every long poll of this process (called when the server stops)."""
+    _shutting_down.set()
 
 
 def feed_page(*, practice_id: int, after: int, limit: int = MAX_FEED_PAGE) -> FeedPage:
@@ -70,7 +79,7 @@ def _wait_polling(practice_id: int, after: int, deadline: float) -> bool:
         if _feed_seq(practice_id) > after:
             return True
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if remaining <= 0 or _shutting_down.is_set():
             return False
         time.sleep(min(POLL_SECONDS, remaining))
 
@@ -98,8 +107,8 @@ def _wait_listening(practice_id: int, after: int, deadline: float) -> bool:
             if row is not None and int(row[0]) > after:
                 return True
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or _shutting_down.is_set():
                 return False
-            for note in listener.notifies(timeout=remaining):
+            for note in listener.notifies(timeout=min(remaining, 0.5)):
                 if note.payload == wanted:
                     break
