@@ -28,9 +28,9 @@ from termin360.connector.portal_client import PortalApi, PortalError, new_idempo
 from termin360.connector.services import claims
 from termin360.core.intervals import Interval
 from termin360.practice.domain.runs import GridCell
-from termin360.practice.models import Column, Slot
+from termin360.practice.models import Column
 from termin360.practice.services import occupancy
-from termin360.practice.services.grid_cells import facts_of, reserved_intervals
+from termin360.practice.services.grid_cells import day_slots, facts_of, reserved_intervals
 from termin360.protocol.messages import MAX_BATCH_DAYS, BusyBatch, BusyDay, TimeRange
 
 RELAY_BATCH = 200
@@ -49,7 +49,7 @@ def busy_of_column_day(column: Column, day: date) -> list[Interval]:
     reserved = reserved_intervals(column, day, tz)
     cells = [
         GridCell(slot_id=s.pk, start=s.start, end=s.end, facts=facts_of(s, reserved))
-        for s in Slot.objects.filter(column=column, day=day)
+        for s in day_slots(column, day)
     ]
     return busy.busy_intervals(cells, reserved)
 
