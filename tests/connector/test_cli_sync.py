@@ -26,7 +26,14 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from termin360.cli import app, sync, sync_bookings, sync_job
-from tests.conftest import Practice, build_practice, require_shared_database, role_env, slot_id
+from tests.conftest import (
+    Practice,
+    build_practice,
+    require_shared_database,
+    role_env,
+    running_server,
+    slot_id,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 KEY = "t360_demo_key_0123456789abcdef"
@@ -364,12 +371,9 @@ def test_s3_job_off_leaves_the_job_running_job_stop_ends_it_and_a_second_job_ref
     assert "Es läuft kein Abgleich." in shell("job", "stop").stdout
 
 
-def test_s3_a_killed_job_is_shown_as_not_running_once_its_heartbeat_is_stale(
+def test_s3_a_killed_job_on_this_machine_is_not_running_and_is_replaced_at_once(
     shell: Callable[..., Any],
 ) -> None:
-    from termin360.connector.models import SyncState
-    from termin360.connector.selectors import HEARTBEAT_STALE_SECONDS
-
     proc = subprocess.Popen(
         [sys.executable, "-m", "termin360", "sync", "job", "run"],
         env=shell.env,  # type: ignore[attr-defined]
@@ -380,15 +384,34 @@ def test_s3_a_killed_job_is_shown_as_not_running_once_its_heartbeat_is_stale(
     wait_status(shell, "running", True)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    assert status(shell)["running"] is True  # the heartbeat is still fresh
-    old = datetime.now(UTC) - timedelta(seconds=HEARTBEAT_STALE_SECONDS + 1)
-    SyncState.objects.filter(pk=1).update(job_heartbeat_at=old)
+    # Its heartbeat is still fresh, but its process is gone: nobody waits for it.
     assert status(shell)["running"] is False
     assert "läuft nicht" in shell("job", "status").stdout
-    # A new job takes over the stale lease.
     r = shell("job", "on")
     assert r.returncode == 0, r.stdout + r.stderr
     assert status(shell)["job_pid"] not in (None, proc.pid)
+
+
+def test_s3_a_job_on_another_machine_counts_as_running_until_its_heartbeat_is_stale(
+    shell: Callable[..., Any],
+) -> None:
+    from termin360.connector.models import SyncState
+    from termin360.connector.selectors import HEARTBEAT_STALE_SECONDS, sync_state
+
+    sync_state()
+    now = datetime.now(UTC)
+    SyncState.objects.filter(pk=1).update(
+        job_pid=4242, job_host="anderer-praxis-pc", job_heartbeat_at=now, job_started_at=now
+    )
+    assert status(shell)["running"] is True
+    refused = shell("job", "run")
+    assert refused.returncode != 0 and "4242" in refused.stdout + refused.stderr
+    old = now - timedelta(seconds=HEARTBEAT_STALE_SECONDS + 1)
+    SyncState.objects.filter(pk=1).update(job_heartbeat_at=old)
+    assert status(shell)["running"] is False
+    r = shell("job", "on")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert status(shell)["job_pid"] not in (None, 4242)
 
 
 def test_s3_job_run_ends_on_sigterm_and_releases_the_lease(shell: Callable[..., Any]) -> None:
@@ -414,7 +437,6 @@ def test_s3_practice_serve_starts_the_job_when_autostart_is_on_and_stops_it_with
     shell: Callable[..., Any], tmp_path: Path
 ) -> None:
     from termin360.connector.job import set_autostart
-    from tests.conftest import running_server
 
     set_autostart(True)
     with running_server("practice", tmp_path / "serve") as server:
@@ -424,3 +446,27 @@ def test_s3_practice_serve_starts_the_job_when_autostart_is_on_and_stops_it_with
     wait_status(shell, "job_pid", None, timeout=5)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_s3_practice_serve_restarts_a_job_that_died_while_autostart_is_on(
+    shell: Callable[..., Any], tmp_path: Path
+) -> None:
+    from termin360.connector.job import set_autostart
+
+    set_autostart(True)
+    with running_server("practice", tmp_path / "serve"):
+        wait_status(shell, "running", True)
+        first = status(shell)["job_pid"]
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            s = status(shell)
+            if s["running"] and s["job_pid"] not in (None, first):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"no new job after the first one was killed: {status(shell)}")
+        # `job stop` is respected: the supervisor does not start another one.
+        assert shell("job", "stop").returncode == 0
+        time.sleep(4.5)  # longer than two of the supervisor's checks (every 2 s)
+        assert status(shell)["running"] is False

@@ -12,6 +12,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,45 +43,100 @@ def spawn_job(*, detached: bool) -> subprocess.Popen[bytes]:
         )
 
 
-class JobHandle:
-    """The job started by ``practice serve``; ``stop()`` is the server's on-stop hook."""
+class JobSupervisor:
+    """Keeps the sync job running beside ``practice serve`` while autostart is on (S3).
 
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
-        self.process = process
+    A thread checks every few seconds: if no job runs (ours crashed or was killed, or one
+    elsewhere ended) and autostart is on and nobody asked it to stop (``job stop``), it
+    starts one — after 1, 2, 4 … 60 s when jobs keep dying quickly. ``stop()`` is the
+    server's on-stop hook: it ends the supervision and the job."""
+
+    CHECK_SECONDS = 2.0
+    MAX_DELAY_SECONDS = 60.0
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.process: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._delay = 1.0
+        self._started_at = 0.0
+        self._thread = threading.Thread(target=self._watch, name="sync-supervisor", daemon=True)
 
     @property
-    def pid(self) -> int:
-        return self.process.pid
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def start(self, *, spawn: bool = True) -> None:
+        """Start watching; ``spawn``: start the job right away, too."""
+        if spawn:
+            self._spawn()
+        self._thread.start()
+
+    def _spawn(self) -> None:
+        self.process = spawn_job(detached=False)
+        self._started_at = time.monotonic()
+        self.out.print(
+            f"Abgleich mit dem Portal läuft im Hintergrund (PID {self.process.pid}, "
+            f"Protokoll: {job_log_path()}).",
+            soft_wrap=True,
+        )
+
+    def _should_start(self) -> bool:
+        from termin360.connector.selectors import job_is_running, sync_state
+
+        state = sync_state()
+        return state.autostart and not state.stop_requested and not job_is_running(state)
+
+    def _watch(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self._stopping.wait(self.CHECK_SECONDS):
+                if self.process is not None and self.process.poll() is None:
+                    continue
+                try:
+                    wanted = self._should_start()
+                except Exception:  # the database is away for a moment: ask again later
+                    connection.close()
+                    continue
+                if not wanted:
+                    continue
+                quick = time.monotonic() - self._started_at < self.MAX_DELAY_SECONDS
+                self._delay = min(self._delay * 2, self.MAX_DELAY_SECONDS) if quick else 1.0
+                if self._stopping.wait(self._delay):
+                    break
+                self._spawn()
+        finally:
+            connection.close()
 
     def stop(self) -> None:
         """SIGTERM (the job exits within about a second), SIGKILL after 10 s."""
-        if self.process.poll() is not None:
+        self._stopping.set()
+        process = self.process
+        if process is None or process.poll() is not None:
             return
         try:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
         except ProcessLookupError:
             pass
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            process.kill()
+            process.wait()
 
 
-def start_job_if_autostart(out: Any) -> JobHandle | None:
-    """Called by ``practice serve`` (Django is set up): start the job as a child process
-    if ``sync job on`` switched autostart on and no job runs already (elsewhere)."""
+def start_job_if_autostart(out: Any) -> JobSupervisor | None:
+    """Called by ``practice serve`` (Django is set up): if ``sync job on`` switched
+    autostart on, supervise the job — start it now unless one runs already (elsewhere),
+    and again whenever it is gone while autostart stays on."""
     from termin360.connector.selectors import job_is_running, sync_state
 
     state = sync_state()
     if not state.autostart:
         return None
-    if job_is_running(state):
+    supervisor = JobSupervisor(out)
+    running_elsewhere = job_is_running(state)
+    if running_elsewhere:
         out.print(f"Abgleich mit dem Portal läuft bereits (PID {state.job_pid}).")
-        return None
-    handle = JobHandle(spawn_job(detached=False))
-    out.print(
-        f"Abgleich mit dem Portal läuft im Hintergrund (PID {handle.pid}, "
-        f"Protokoll: {job_log_path()}).",
-        soft_wrap=True,
-    )
-    return handle
+    supervisor.start(spawn=not running_elsewhere)
+    return supervisor

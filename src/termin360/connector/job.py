@@ -42,7 +42,7 @@ from django.utils.translation import gettext as _
 
 from termin360.connector.models import SyncConfig, SyncState
 from termin360.connector.portal_client import PortalError
-from termin360.connector.selectors import HEARTBEAT_STALE_SECONDS, sync_state
+from termin360.connector.selectors import HEARTBEAT_STALE_SECONDS, job_process_gone, sync_state
 from termin360.core.errors import ApplicationError, Conflict
 from termin360.protocol import MAX_FEED_WAIT_SECONDS
 
@@ -99,13 +99,17 @@ def take_lease(*, pid: int, host: str, now: datetime | None = None) -> None:
     """Become the running job, or raise ``JobAlreadyRunning`` if another job's heartbeat
     is fresh. One conditional UPDATE: of two jobs starting together exactly one wins."""
     now = now or timezone.now()
-    sync_state()  # the row exists from here on
+    state = sync_state()  # the row exists from here on
     stale_before = now - timedelta(seconds=HEARTBEAT_STALE_SECONDS)
     free = (
         Q(job_pid__isnull=True)
         | Q(job_heartbeat_at__isnull=True)
         | Q(job_heartbeat_at__lt=stale_before)
     )
+    if job_process_gone(state):
+        # The previous job on this machine was killed: take over at once, but only from
+        # exactly that job (another one may have won the race meanwhile).
+        free |= Q(job_pid=state.job_pid, job_host=state.job_host)
     taken = SyncState.objects.filter(free, pk=1).update(
         job_pid=pid,
         job_host=host,

@@ -3,8 +3,11 @@ and what is still pending. The CLI and the practice web UI both use these."""
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -31,12 +34,35 @@ def sync_config() -> SyncConfig | None:
     return SyncConfig.objects.select_related("tls_profile").filter(pk=1).first()
 
 
+def this_host() -> str:
+    return socket.gethostname()[:200]
+
+
+def job_process_gone(state: SyncState) -> bool:
+    """The recorded job ran on this machine and its process is gone (killed, crashed):
+    then nobody has to wait for its heartbeat to go stale."""
+    if state.job_pid is None or state.job_host != this_host():
+        return False
+    try:
+        os.kill(state.job_pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    try:  # a killed child its parent has not reaped yet is a zombie: gone as well
+        fields = Path(f"/proc/{state.job_pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return fields[0] in {"Z", "X"}
+    except (OSError, IndexError):
+        return False
+
+
 def job_is_running(state: SyncState, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     return (
         state.job_pid is not None
         and state.job_heartbeat_at is not None
         and now - state.job_heartbeat_at < timedelta(seconds=HEARTBEAT_STALE_SECONDS)
+        and not job_process_gone(state)
     )
 
 
