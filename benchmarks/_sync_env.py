@@ -156,6 +156,7 @@ class SyncEnv:
     job: subprocess.Popen[bytes] | None = None
     web: httpx.Client = field(init=False)
     _tokens: dict[int, str] = field(default_factory=dict)
+    _practice_http: httpx.Client | None = None
 
     def __post_init__(self) -> None:
         self.web = self.stack.enter_context(httpx.Client(base_url=self.portal_url, timeout=30))
@@ -224,12 +225,15 @@ class SyncEnv:
     # ----------------------------------------------------------------- practice side
 
     def practice(self, method: str, path: str, body: Any = None) -> httpx.Response:
-        return httpx.request(
+        # One kept-alive client, as a browser has: a new httpx client per call would add
+        # its own set-up (TLS context) to every sample.
+        if self._practice_http is None:
+            self._practice_http = self.stack.enter_context(httpx.Client(timeout=30))
+        return self._practice_http.request(
             method,
             f"{self.server_url}/api/v1{path}",
             json=body,
             headers={"Authorization": f"Bearer {self.staff_token}"},
-            timeout=30,
         )
 
     def slot_ids(self, column: int, days: list[date]) -> list[int]:

@@ -17,20 +17,25 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils.translation import gettext as _
 
-from termin360.connector.models import Mapping, OnlineBooking, SyncConfig
+from termin360.connector.models import Mapping, OnlineBooking, SyncConfig, SyncState
 from termin360.connector.portal_client import (
     PortalApi,
     PortalClient,
     PortalError,
+    PortalTimeout,
 )
-from termin360.connector.selectors import sync_config, sync_state
 from termin360.connector.services import consumer, state
 from termin360.core.errors import Conflict
 from termin360.core.intervals import Interval
@@ -40,6 +45,7 @@ from termin360.protocol.messages import (
     BookingState,
     Claim,
     ClaimRefused,
+    ClaimResult,
     TimeRange,
 )
 
@@ -105,6 +111,7 @@ def _client(config: SyncConfig) -> PortalApi:
 def reset_client() -> None:
     """Forget the cached client (tests; a changed configuration does this by itself)."""
     global _cached
+    forget_config()
     with _lock:
         if _cached is not None:
             _cached[1].close()
@@ -164,30 +171,99 @@ def _refuse(answer: ClaimRefused, online_calendar_id: int) -> None:
         )
 
 
-def check_claims(claims: list[tuple[int, list[Interval]]]) -> None:
-    """Ask the portal about each (online calendar id, newly claimed intervals).
+# The check's HTTP calls run here while the listener writes the busy state and the
+# outbox row: the practice waits for the slower of the two, not for both.
+_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="s9-check")
 
-    Raises ``OnlineBookingHoldsTime`` on a refusal; returns quietly when the time is free
-    or the portal cannot answer (then the error is recorded for ``sync job status``).
-    """
-    config = sync_config()
+Answers = list[tuple[int, ClaimResult | ClaimRefused]]
+
+
+@dataclass
+class PendingCheck:
+    future: Future[Answers]
+    timeout: float
+
+
+# Read once per CONFIG_TTL_SECONDS per process, not in every staff action. Safe: a cursor
+# read a moment ago is at most lower than the real one, so the portal counts a few more
+# bookings as unseen — and ``_refuse`` lets through those the calendar already holds.
+CONFIG_TTL_SECONDS = 2.0
+_loaded: tuple[float, tuple[SyncConfig, int] | None] | None = None
+
+
+def _config_and_cursor() -> tuple[SyncConfig, int] | None:
+    global _loaded
+    now = time.monotonic()
+    with _lock:
+        if _loaded is not None and now - _loaded[0] < CONFIG_TTL_SECONDS:
+            return _loaded[1]
+    value = _read_config_and_cursor()
+    with _lock:
+        _loaded = (now, value)
+    return value
+
+
+def forget_config() -> None:
+    """Read the configuration again at the next check (tests; ``sync config`` in this
+    process)."""
+    global _loaded
+    with _lock:
+        _loaded = None
+
+
+def _read_config_and_cursor() -> tuple[SyncConfig, int] | None:
+    """The configuration and the feed cursor in one query."""
+    config = (
+        SyncConfig.objects.select_related("tls_profile")
+        .annotate(feed_cursor=Subquery(SyncState.objects.filter(pk=1).values("cursor")[:1]))
+        .filter(pk=1)
+        .first()
+    )
     if config is None or not config.portal_url or not config.api_key:
+        return None
+    return config, int(getattr(config, "feed_cursor", None) or 0)
+
+
+def start_check(claims: list[tuple[int, list[Interval]]]) -> PendingCheck | None:
+    """Send the check for each (online calendar id, newly claimed intervals) and return at
+    once; ``finish_check`` waits for the answer. ``None`` when the connector is not set up."""
+    loaded = _config_and_cursor()
+    if loaded is None:
+        return None
+    config, after_seq = loaded
+    client = _client(config)
+    requests = [
+        (
+            online_calendar_id,
+            Claim(
+                online_calendar_id=online_calendar_id,
+                intervals=[TimeRange(start=iv.start, end=iv.end) for iv in chunk],
+                after_seq=after_seq,
+            ),
+        )
+        for online_calendar_id, intervals in claims
+        for chunk in _chunks(intervals)
+    ]
+    timeout = config.check_timeout_seconds
+
+    def ask() -> Answers:
+        return [(cal, client.claim(claim, timeout=timeout)) for cal, claim in requests]
+
+    # Each call has its own timeout; the bound here guards against a server that answers
+    # byte by byte.
+    return PendingCheck(_executor.submit(ask), timeout * len(requests) + 1.0)
+
+
+def finish_check(pending: PendingCheck | None) -> None:
+    """Raise ``OnlineBookingHoldsTime`` on a refusal; return quietly when the time is free
+    or the portal cannot answer (then the error is recorded for ``sync job status``)."""
+    if pending is None:
         return
-    after_seq = sync_state().cursor
     try:
-        client = _client(config)
-        for online_calendar_id, intervals in claims:
-            for chunk in _chunks(intervals):
-                answer = client.claim(
-                    Claim(
-                        online_calendar_id=online_calendar_id,
-                        intervals=[TimeRange(start=iv.start, end=iv.end) for iv in chunk],
-                        after_seq=after_seq,
-                    ),
-                    timeout=config.check_timeout_seconds,
-                )
-                if isinstance(answer, ClaimRefused):
-                    _refuse(answer, online_calendar_id)
+        try:
+            answers = pending.future.result(timeout=pending.timeout)
+        except FutureTimeout:
+            raise PortalTimeout(_("The portal does not answer in time."), code="timeout") from None
     except PortalError as exc:
         # No patient data here: the message names the portal and the kind of failure.
         logger.warning("S9 check skipped, the change is saved unchecked: %s", exc.code)
@@ -195,3 +271,12 @@ def check_claims(claims: list[tuple[int, list[Interval]]]) -> None:
         # After the commit: writing SyncState now would hold its row lock together with the
         # column lock, and the feed consumer takes them in the opposite order.
         transaction.on_commit(functools.partial(state.record_error, message))
+        return
+    for online_calendar_id, answer in answers:
+        if isinstance(answer, ClaimRefused):
+            _refuse(answer, online_calendar_id)
+
+
+def check_claims(claims: list[tuple[int, list[Interval]]]) -> None:
+    """Ask the portal about each (online calendar id, newly claimed intervals) and wait."""
+    finish_check(start_check(claims))

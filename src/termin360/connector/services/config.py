@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from termin360.connector.models import Mapping, SyncConfig, TlsProfile
 from termin360.connector.portal_client import PortalClient
 from termin360.connector.selectors import sync_config
+from termin360.connector.services import claims
 from termin360.core.errors import ApplicationError, InvalidInput, NotFound
 from termin360.practice.models import Calendar, Column
 from termin360.practice.services.lookups import calendar_by_number, column_by_number
@@ -94,7 +95,17 @@ def save_config(
     if check_timeout is not None:
         config.check_timeout_seconds = _check_timeout(check_timeout)
     config.save()
+    _forget_cached_config()
     return config
+
+
+def _forget_cached_config() -> None:
+    """The S9 check keeps the configuration for a moment; a change in this process applies
+    at once (other processes see it within ``claims.CONFIG_TTL_SECONDS``)."""
+    # Now, and again after the commit (another thread may read the old row meanwhile);
+    # harmless if the transaction is rolled back: the check just reads again.
+    claims.forget_config()
+    transaction.on_commit(claims.forget_config)
 
 
 def _readable(path: str, what: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import operator
 import random
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -59,6 +60,12 @@ def bump_outbox(mapping: Mapping, days: list[date]) -> None:
     the waiting one (so a relay sending the old version keeps it)."""
     if not days:
         return
+    if len(days) == 1:  # the common case, one change to one day: two statements at most
+        if not OutboxEntry.objects.filter(mapping=mapping, day=days[0]).update(
+            version=F("version") + 1
+        ):
+            OutboxEntry.objects.create(mapping=mapping, day=days[0])
+        return
     OutboxEntry.objects.filter(mapping=mapping, day__in=days).update(version=F("version") + 1)
     waiting = set(
         OutboxEntry.objects.filter(mapping=mapping, day__in=days).values_list("day", flat=True)
@@ -71,23 +78,54 @@ def bump_outbox(mapping: Mapping, days: list[date]) -> None:
 def record_busy_state(mapping: Mapping, day: date, intervals: list[Interval]) -> list[Interval]:
     """Store the day's busy state; queue it if it changed. Returns the time newly claimed
     compared with the state stored before."""
-    row = BusyState.objects.select_for_update().filter(mapping=mapping, day=day).first()
+    change = _compare(mapping, day, intervals)
+    _store(change)
+    return change.claimed
+
+
+@dataclass
+class _DayChange:
+    mapping: Mapping
+    day: date
+    row: BusyState | None
+    old: list[Interval]
+    new: list[Interval]
+
+    @property
+    def changed(self) -> bool:
+        return self.row is None or self.old != self.new
+
+    @property
+    def claimed(self) -> list[Interval]:
+        return busy.newly_claimed(self.old, self.new) if self.changed else []
+
+
+def _compare(mapping: Mapping, day: date, intervals: list[Interval]) -> _DayChange:
+    # No row lock needed: the occupancy gate holds the column's lock, and a mapping is
+    # one column.
+    row = BusyState.objects.filter(mapping=mapping, day=day).first()
     old = busy.from_json(row.intervals) if row is not None else []
-    if row is not None and old == intervals:
-        return []
-    serialized = busy.to_json(intervals)
-    if row is None:
-        BusyState.objects.create(mapping=mapping, day=day, intervals=serialized)
+    return _DayChange(mapping, day, row, old, intervals)
+
+
+def _store(change: _DayChange) -> None:
+    if not change.changed:
+        return
+    serialized = busy.to_json(change.new)
+    if change.row is None:
+        BusyState.objects.create(mapping=change.mapping, day=change.day, intervals=serialized)
     else:
-        row.intervals = serialized
-        row.save(update_fields=["intervals"])
-    bump_outbox(mapping, [day])
-    return busy.newly_claimed(old, intervals)
+        change.row.intervals = serialized
+        change.row.save(update_fields=["intervals"])
+    bump_outbox(change.mapping, [change.day])
 
 
 def on_occupancy_change(touched: frozenset[tuple[int, date]]) -> None:
     """The occupancy gate's listener. A touched pair in an unmapped column costs only the
-    one mapping query below — most practices map a few of many columns."""
+    one mapping query below — most practices map a few of many columns.
+
+    Order: read what changed, send the S9 check (staff actions that claim new time), write
+    busy state and outbox while the portal answers, then wait for the answer."""
     column_ids = {column_id for column_id, _day in touched}
     mappings = {
         m.column_id: m
@@ -97,16 +135,21 @@ def on_occupancy_change(touched: frozenset[tuple[int, date]]) -> None:
     }
     if not mappings:
         return
+    changes = [
+        _compare(mappings[column_id], day, busy_of_column_day(mappings[column_id].column, day))
+        for column_id, day in sorted(touched)
+        if column_id in mappings
+    ]
     claimed: dict[int, tuple[Mapping, list[Interval]]] = {}
-    for column_id, day in sorted(touched):
-        mapping = mappings.get(column_id)
-        if mapping is None:
-            continue
-        new = record_busy_state(mapping, day, busy_of_column_day(mapping.column, day))
-        if new:
-            claimed.setdefault(mapping.pk, (mapping, []))[1].extend(new)
+    for change in changes:
+        if change.claimed:
+            claimed.setdefault(change.mapping.pk, (change.mapping, []))[1].extend(change.claimed)
+    pending = None
     if claimed and occupancy.current_origin() == "staff":
-        claims.check_claims([(m.online_calendar_id, ivs) for m, ivs in claimed.values()])
+        pending = claims.start_check([(m.online_calendar_id, ivs) for m, ivs in claimed.values()])
+    for change in changes:
+        _store(change)
+    claims.finish_check(pending)
 
 
 def install() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import date, time
+from datetime import date, time, timedelta
 from itertools import pairwise
 
 from django.contrib.auth.models import User
@@ -209,6 +209,9 @@ def issue_api_key(*, practice: Practice, name: str) -> tuple[ApiKey, str]:
     return api_key, key
 
 
+KEY_USE_RESOLUTION = timedelta(minutes=1)
+
+
 def practice_for_key(key: str) -> Practice | None:
     api_key = (
         ApiKey.objects.select_related("practice")
@@ -217,7 +220,11 @@ def practice_for_key(key: str) -> Practice | None:
     )
     if api_key is None:
         return None
-    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now())
+    now = timezone.now()
+    # "Last used" to the minute is enough for the practice's key list; writing it on every
+    # call would make each connector request (the S9 check, every long poll) a write.
+    if api_key.last_used_at is None or now - api_key.last_used_at > KEY_USE_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
     return api_key.practice
 
 
