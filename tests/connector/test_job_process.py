@@ -213,7 +213,10 @@ def test_s3_job_holds_the_lease_and_ends_within_a_second_of_a_stop_request(
     assert time.monotonic() - began < 1.0
     assert not running.errors
     s = sync_state()
-    assert s.job_pid is None and s.stop_requested is False
+    # The request stays until the next job starts: practice serve must not restart one.
+    assert s.job_pid is None and s.stop_requested is True
+    job.take_lease(pid=4242, host="next")
+    assert sync_state().stop_requested is False
 
 
 def test_s3_job_ends_when_its_stop_event_is_set_and_releases_the_lease(

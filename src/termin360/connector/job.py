@@ -139,8 +139,10 @@ def stop_requested() -> bool:
 
 
 def release_lease(*, pid: int, host: str) -> None:
+    """Give the lease up. A ``job stop`` request stays recorded: it tells the supervisor in
+    ``practice serve`` not to start the next job; the next job to start clears it."""
     SyncState.objects.filter(pk=1, job_pid=pid, job_host=host).update(
-        job_pid=None, job_heartbeat_at=None, stop_requested=False
+        job_pid=None, job_heartbeat_at=None
     )
 
 
