@@ -201,6 +201,36 @@ def test_doctor_page_leaves_out_taken_slots(client: Any, world: World) -> None:
     assert f">{start.astimezone(BERLIN):%H:%M}<" not in _text(r).split("</h3>", 2)[1]
 
 
+def test_doctor_page_first_shows_times_of_a_visit_type_the_patient_may_book(
+    client: Any, world: World
+) -> None:
+    """The shortest visit type comes first in the list; when it is for existing patients
+    only, a new patient (and a visitor) starts on one open to new patients instead of
+    picking a time only to be refused at the last step."""
+    from termin360.portal.services import practices
+
+    vaccination = practices.add_visit_type(
+        calendar=world.calendar, name="Impfung", duration_minutes=10, new_patients=False
+    )
+    private = practices.add_visit_type(
+        calendar=world.calendar, name="Beratung", duration_minutes=5, insurances=("pkv",)
+    )
+    url = reverse("portal:doctor", args=[world.calendar.pk])
+    visitor = client.get(url)
+    assert [vt.name for vt in visitor.context["visit_types"]][:3] == [
+        "Beratung",
+        "Impfung",
+        "Kontrolle",
+    ]
+    assert visitor.context["chosen"] == private  # open to new patients; insurance unknown
+    assert "Impfung (10 Min., nur Bestandspatienten)" in _text(visitor)
+
+    _login(client, world.patient)  # statutory insurance, never booked here
+    assert client.get(url).context["chosen"] == world.checkup
+    # Asked for explicitly, the restricted type is still shown (the rule is on the label).
+    assert client.get(url, {"visit_type": vaccination.pk}).context["chosen"] == vaccination
+
+
 def test_doctor_page_never_goes_before_today(client: Any, world: World) -> None:
     today = timezone.now().astimezone(BERLIN).date()
     r = client.get(reverse("portal:doctor", args=[world.calendar.pk]), {"from": "2001-01-01"})

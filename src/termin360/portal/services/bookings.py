@@ -64,6 +64,21 @@ def is_existing_patient(patient: PatientProfile, calendar: OnlineCalendar) -> bo
     )
 
 
+def visit_types_open_to(
+    patient: PatientProfile | None, calendar: OnlineCalendar, types: list[VisitType]
+) -> list[VisitType]:
+    """The visit types this patient may book here (insurance, new or existing patient);
+    for a visitor who is not logged in, those open to new patients."""
+    if patient is None:
+        return [vt for vt in types if vt.new_patients]
+    existing = is_existing_patient(patient, calendar)
+    return [
+        vt
+        for vt in types
+        if vt.allows(patient.insurance) and (vt.existing_patients if existing else vt.new_patients)
+    ]
+
+
 def _check_visit_rules(patient: PatientProfile, calendar: OnlineCalendar, vt: VisitType) -> None:
     if not vt.allows(patient.insurance):
         raise InvalidInput(

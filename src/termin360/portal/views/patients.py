@@ -187,7 +187,10 @@ def doctor(request: HttpRequest, calendar_id: int) -> HttpResponse:
     tz = _zone(calendar)
     types = list(calendar.visit_types.filter(active=True))
     chosen = next((vt for vt in types if str(vt.pk) == request.GET.get("visit_type")), None)
-    chosen = chosen or (types[0] if types else None)
+    # Without a choice, show the times of a visit type this patient can book: a new
+    # patient should not pick a time only to learn it was for existing patients.
+    open_types = bookings.visit_types_open_to(_patient(request), calendar, types)
+    chosen = chosen or next(iter(open_types), None) or (types[0] if types else None)
     today = _today(tz)
     try:
         first = max(today, date.fromisoformat(request.GET.get("from", "")))
