@@ -81,6 +81,20 @@ def _row(b: Any, names: dict[int, str]) -> dict[str, Any]:
     }
 
 
+def _list_table() -> Table:
+    """TMEX L's columns. Id, appointment and cancellation date never wrap, so the list
+    stays readable in an 80-column terminal; the online calendar is in ``info`` and
+    ``--json`` (the column in the practice calendar says whose booking it is)."""
+    table = Table(title="Online-Buchungen (TMEX L)")
+    table.add_column("ID", justify="right", no_wrap=True)
+    table.add_column("Termin", no_wrap=True)
+    table.add_column("Patient", ratio=3, overflow="fold")
+    table.add_column("Besuchsart", ratio=2, overflow="fold")
+    table.add_column("Ort", ratio=3, overflow="fold")
+    table.add_column("Storniert am", no_wrap=True)
+    return table
+
+
 def list_bookings(
     upcoming: Annotated[bool, typer.Option(help="nur künftige Termine")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="als JSON ausgeben")] = False,
@@ -101,21 +115,18 @@ def list_bookings(
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    table = Table(
-        "ID", "Datum", "Zeit", "Online-Kalender", "Patient", "Besuchsart", "Ort", "Status",
-        "Storniert am", title="Online-Buchungen (TMEX L)",
-    )  # fmt: skip
+    table = _list_table()
     for r in rows:
         cancelled = r["cancelled_on"]
+        where_text = r["where"]
+        if r["placement"] is None and r["status"] != "cancelled":  # not mapped (yet)
+            where_text += f" (Online-Kalender #{r['online_calendar_id']})"
         table.add_row(
             str(r["booking_id"]),
-            f"{date.fromisoformat(r['date']):%d.%m.%Y}",
-            r["time"],
-            r["online_calendar"] or f"#{r['online_calendar_id']}",
+            f"{date.fromisoformat(r['date']):%d.%m.%Y} {r['time']}",
             r["patient"],
             r["visit_type"] or DASH,
-            r["where"],
-            "storniert" if r["status"] == "cancelled" else "gebucht",
+            where_text,
             f"{date.fromisoformat(cancelled):%d.%m.%Y}" if cancelled else "",
         )
     out.print(table)

@@ -187,12 +187,8 @@ def run(
 
     Das ist der Prozess, den `job on` und der Autostart von `practice serve` starten."""
     _start()
-    import logging
-
     from termin360.connector.job import run_job
 
-    # One line per HTTP request (a long poll every 25 s) would bury the job's own log.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     stop_event = threading.Event()
 
     def _stop(signum: int, frame: object) -> None:
