@@ -278,6 +278,10 @@ def test_s1_settings_are_saved_with_their_mapping(client: Any, practice: Practic
     status = client.get("/sync/")
     assert de("The settings have been saved.") in text_of(status)
     assert table_rows(status, "mapping-table")[0][:2] == ["42", de("— (after the first sync)")]
+    assert de("— (after the first sync)") in text_of(client.get("/sync/settings/"))
+    Mapping.objects.update(online_name="Dr. Berger – Allgemeinmedizin")
+    settings_page = text_of(client.get("/sync/settings/"))
+    assert "Dr. Berger – Allgemeinmedizin" in settings_page  # beside its row (S1)
 
 
 def test_s1_settings_page_never_shows_the_stored_key_and_an_empty_key_keeps_it(

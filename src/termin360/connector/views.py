@@ -137,9 +137,18 @@ def settings_page(request: HttpRequest) -> HttpResponse:
                 for m in Mapping.objects.select_related("column__calendar")
             ],
         )
+    # The portal's name of each mapped online calendar (known after the first contact, S1)
+    # beside its row, so the IT person sees which doctor a number is.
+    names = dict(Mapping.objects.values_list("online_calendar_id", "online_name"))
+
+    def online_name(row: Any) -> str:
+        mapped = row.initial.get("online_calendar_id")
+        return (names.get(mapped) or _("— (after the first sync)")) if mapped else ""
+
     context = {
         "form": form,
         "formset": formset,
+        "mapping_rows": [(row, online_name(row)) for row in formset],
         "key_hint": config.key_hint if config else "",
         "section": "settings",
     }
