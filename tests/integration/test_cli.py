@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +85,38 @@ def test_demo_data_builds_a_realistic_practice(tmp_path: Path) -> None:
     listing = json.loads(_cli(tmp_path, "list", "--json").stdout)
     assert sum(len(c["columns"]) for c in listing) == 7
     assert {c["location"] for c in listing} == {"Bruchsal", "Karlsruhe"}
+
+
+def test_serve_on_a_taken_port_says_so_in_one_line_and_starts_nothing(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = _cli(tmp_path, "serve", "--port", str(port))
+    output = r.stdout + r.stderr
+    assert r.returncode == 2, output
+    assert f"Port {port} auf 127.0.0.1 ist schon belegt" in output
+    assert "Traceback" not in output
+    assert "läuft auf" not in output  # no address announced that another process serves
+
+
+def test_demo_refuses_a_taken_port_before_starting_anything(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run(
+            [sys.executable, "-m", "termin360", "demo", "--practice-port", str(port)]
+            + ["--portal-port", str(port + 1 if port < 65535 else port - 1)]
+            + ["--data-dir", str(data)],
+            env=dict(os.environ, TERMIN360_DATA_DIR=str(tmp_path)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    output = r.stdout + r.stderr
+    assert r.returncode == 2, output
+    assert f"Port {port} ist schon belegt" in output and "--practice-port" in output
+    assert "Traceback" not in output and "Demo bereit" not in output
+    assert not data.exists()  # nothing was set up

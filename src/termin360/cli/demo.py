@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -155,6 +156,33 @@ def _sync_line(mappings: list[dict[str, Any]]) -> str:
 # --------------------------------------------------------------------------- the command
 
 
+def _port_taken(port: int) -> bool:
+    """Whether another process listens on 127.0.0.1:``port`` — checked before anything
+    starts, so that a demo already running is not taken for the one starting now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _check_ports(portal_port: int, practice_port: int) -> None:
+    if portal_port == practice_port:
+        out.print("[red]Fehler:[/red] Portal und Praxiskalender brauchen verschiedene Ports.")
+        raise typer.Exit(2)
+    for option, port in (("--portal-port", portal_port), ("--practice-port", practice_port)):
+        if _port_taken(port):
+            out.print(
+                f"[red]Fehler:[/red] Port {port} ist schon belegt — läuft die Demo schon "
+                f"(dann diese beenden) oder ein anderer Server? Sonst mit {option} einen "
+                "freien Port wählen.",
+                highlight=False,
+            )
+            raise typer.Exit(2)
+
+
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], name: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -178,6 +206,7 @@ def demo(
     fresh: Annotated[bool, typer.Option(help="Demo-Daten neu anlegen")] = False,
 ) -> None:
     """Demo starten: Portal und Praxiskalender mit Beispieldaten, verbunden durch den Abgleich."""
+    _check_ports(portal_port, practice_port)
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     if fresh:
@@ -233,6 +262,13 @@ def demo(
         out.print("Demo bereit. Beenden mit Strg+C.", highlight=False)
         while not stopping and all(p.poll() is None for _, p in procs):
             time.sleep(0.3)
+        for name, p in procs:
+            if not stopping and p.poll() is not None:
+                out.print(
+                    f"[red]{name} wurde unerwartet beendet[/red] (Exit-Code {p.returncode}); "
+                    "die Demo endet.",
+                    highlight=False,
+                )
     except KeyboardInterrupt:
         pass
     finally:

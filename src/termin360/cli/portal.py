@@ -43,7 +43,10 @@ def serve(
     from termin360.portal.services.sync_feed import stop_waiting
 
     scheme = "https" if tls_cert else "http"
-    out.print(f"Portal läuft auf {scheme}://{host}:{port}/  (API: /api/v1/docs)")
+
+    def ready() -> None:
+        out.print(f"Portal läuft auf {scheme}://{host}:{port}/  (API: /api/v1/docs)")
+
     try:
         serve_wsgi(
             application,
@@ -52,6 +55,7 @@ def serve(
             threads=threads,
             tls_cert=tls_cert,
             tls_key=tls_key,
+            on_ready=ready,
             before_stop=stop_waiting,
         )
     except ServerConfigError as exc:

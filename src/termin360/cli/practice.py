@@ -86,13 +86,23 @@ def serve(
     (`termin360 sync job on`), den Abgleich mit dem Portal im Hintergrund."""
     setup("practice")
     migrate()
-    from termin360.cli.sync_autostart import start_job_if_autostart
+    from termin360.cli.sync_autostart import JobSupervisor, start_job_if_autostart
     from termin360.deploy.practice.wsgi import application
     from termin360.deploy.server import ServerConfigError, serve_wsgi
 
     scheme = "https" if tls_cert else "http"
-    out.print(f"Praxiskalender läuft auf {scheme}://{host}:{port}/  (API: /api/v1/docs)")
-    job = start_job_if_autostart(out)
+    supervisors: list[JobSupervisor] = []
+
+    def ready() -> None:
+        out.print(f"Praxiskalender läuft auf {scheme}://{host}:{port}/  (API: /api/v1/docs)")
+        job = start_job_if_autostart(out)
+        if job is not None:
+            supervisors.append(job)
+
+    def stopped() -> None:
+        for job in supervisors:
+            job.stop()
+
     try:
         serve_wsgi(
             application,
@@ -101,7 +111,8 @@ def serve(
             threads=threads,
             tls_cert=tls_cert,
             tls_key=tls_key,
-            on_stop=job.stop if job is not None else None,
+            on_ready=ready,
+            on_stop=stopped,
         )
     except ServerConfigError as exc:
         out.print(f"[red]Fehler:[/red] {exc}")

@@ -30,14 +30,17 @@ def serve_wsgi(
     threads: int,
     tls_cert: str = "",
     tls_key: str = "",
+    on_ready: Callable[[], None] | None = None,
     on_stop: Callable[[], None] | None = None,
     before_stop: Callable[[], None] | None = None,
 ) -> None:
     """Serve until SIGTERM or Ctrl+C. Keep-alive connections wait in a selector, not in
     a worker thread, so idle connectors and browsers do not use up the threads.
 
-    ``before_stop`` runs first when stopping (e.g. release long polls so that their
-    threads end), ``on_stop`` after the server has stopped."""
+    ``on_ready`` runs once the port is bound (say where the server runs, start what runs
+    beside it); a port that is taken raises ``ServerConfigError`` before it. When
+    stopping, ``before_stop`` runs first (e.g. release long polls so that their threads
+    end), ``on_stop`` after the server has stopped."""
     from cheroot import wsgi
 
     check_tls_files(tls_cert, tls_key)
@@ -58,10 +61,19 @@ def serve_wsgi(
     def _stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
+    try:
+        server.prepare()  # binds the port
+    except OSError:
+        raise ServerConfigError(
+            f"Port {port} auf {host} ist schon belegt — läuft termin360 dort schon? "
+            "Den anderen Server beenden oder mit --port einen freien Port wählen."
+        ) from None
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:
-        server.start()  # serves until interrupted
+        if on_ready is not None:
+            on_ready()
+        server.serve()  # until interrupted
     except KeyboardInterrupt:
         pass
     finally:
