@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+
 pytestmark = pytest.mark.sqlite_only  # the commands run on their own SQLite file
 
 
@@ -106,10 +108,9 @@ def test_demo_refuses_a_taken_port_before_starting_anything(tmp_path: Path) -> N
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
+        ports = ["--practice-port", str(port), "--portal-port", str(free_port())]
         r = subprocess.run(
-            [sys.executable, "-m", "termin360", "demo", "--practice-port", str(port)]
-            + ["--portal-port", str(port + 1 if port < 65535 else port - 1)]
-            + ["--data-dir", str(data)],
+            [sys.executable, "-m", "termin360", "demo", *ports, "--data-dir", str(data)],
             env=dict(os.environ, TERMIN360_DATA_DIR=str(tmp_path)),
             capture_output=True,
             text=True,
