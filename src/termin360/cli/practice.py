@@ -91,16 +91,15 @@ def serve(
     from termin360.deploy.server import ServerConfigError, serve_wsgi
 
     scheme = "https" if tls_cert else "http"
-    supervisors: list[JobSupervisor] = []
+    job: JobSupervisor | None = None
 
     def ready() -> None:
+        nonlocal job
         out.print(f"Praxiskalender läuft auf {scheme}://{host}:{port}/  (API: /api/v1/docs)")
         job = start_job_if_autostart(out)
-        if job is not None:
-            supervisors.append(job)
 
     def stopped() -> None:
-        for job in supervisors:
+        if job is not None:
             job.stop()
 
     try:

@@ -133,6 +133,9 @@ def settings_page(request: HttpRequest) -> HttpResponse:
                     "online_calendar_id": m.online_calendar_id,
                     "calendar_number": m.column.calendar.number,
                     "column_number": m.column.number,
+                    # Not a field: shown beside the row, so the IT person sees which
+                    # doctor a number is (the portal's name, known after the first contact).
+                    "online_name": m.online_name or _("— (after the first sync)"),
                 }
                 for m in Mapping.objects.select_related("column__calendar")
             ],
@@ -148,7 +151,6 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "formset": formset,
-        "mapping_rows": [(row, online_name(row)) for row in formset],
         "key_hint": config.key_hint if config else "",
         "section": "settings",
     }

@@ -64,33 +64,41 @@ def is_existing_patient(patient: PatientProfile, calendar: OnlineCalendar) -> bo
     )
 
 
+def _visit_refusal(vt: VisitType, *, insurance: str, existing: bool) -> InvalidInput | None:
+    """Why this patient may not book ``vt`` (insurance, new or existing patient), or None."""
+    if not vt.allows(insurance):
+        return InvalidInput(
+            _("This visit type is not offered for your insurance type."), code="insurance"
+        )
+    if existing and not vt.existing_patients:
+        return InvalidInput(_("This visit type is for new patients only."), code="new_only")
+    if not existing and not vt.new_patients:
+        return InvalidInput(
+            _("This visit type is for existing patients only."), code="existing_only"
+        )
+    return None
+
+
 def visit_types_open_to(
     patient: PatientProfile | None, calendar: OnlineCalendar, types: list[VisitType]
 ) -> list[VisitType]:
-    """The visit types this patient may book here (insurance, new or existing patient);
-    for a visitor who is not logged in, those open to new patients."""
+    """The visit types this patient may book here; for a visitor who is not logged in,
+    those open to new patients (the insurance is not known yet)."""
     if patient is None:
         return [vt for vt in types if vt.new_patients]
     existing = is_existing_patient(patient, calendar)
     return [
         vt
         for vt in types
-        if vt.allows(patient.insurance) and (vt.existing_patients if existing else vt.new_patients)
+        if _visit_refusal(vt, insurance=patient.insurance, existing=existing) is None
     ]
 
 
 def _check_visit_rules(patient: PatientProfile, calendar: OnlineCalendar, vt: VisitType) -> None:
-    if not vt.allows(patient.insurance):
-        raise InvalidInput(
-            _("This visit type is not offered for your insurance type."), code="insurance"
-        )
     existing = is_existing_patient(patient, calendar)
-    if existing and not vt.existing_patients:
-        raise InvalidInput(_("This visit type is for new patients only."), code="new_only")
-    if not existing and not vt.new_patients:
-        raise InvalidInput(
-            _("This visit type is for existing patients only."), code="existing_only"
-        )
+    refusal = _visit_refusal(vt, insurance=patient.insurance, existing=existing)
+    if refusal is not None:
+        raise refusal
 
 
 def _taken(calendar: OnlineCalendar, vt: VisitType, start: datetime) -> SlotGone:

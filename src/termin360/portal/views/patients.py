@@ -189,8 +189,9 @@ def doctor(request: HttpRequest, calendar_id: int) -> HttpResponse:
     chosen = next((vt for vt in types if str(vt.pk) == request.GET.get("visit_type")), None)
     # Without a choice, show the times of a visit type this patient can book: a new
     # patient should not pick a time only to learn it was for existing patients.
-    open_types = bookings.visit_types_open_to(_patient(request), calendar, types)
-    chosen = chosen or next(iter(open_types), None) or (types[0] if types else None)
+    if chosen is None and types:
+        open_types = bookings.visit_types_open_to(_patient(request), calendar, types)
+        chosen = open_types[0] if open_types else types[0]
     today = _today(tz)
     try:
         first = max(today, date.fromisoformat(request.GET.get("from", "")))
