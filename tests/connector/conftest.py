@@ -51,6 +51,8 @@ def _connect(practice: Practice, portal: FakePortal, monkeypatch: pytest.MonkeyP
     config.set_mappings([(CAL_A, 1, 1), (CAL_B, 1, 2)])
     claims.reset_client()
     monkeypatch.setattr(claims, "client_factory", lambda _config: portal)
+    # Saving settings asks the portal first (S1): the same fake answers.
+    monkeypatch.setattr(config, "check_client_factory", lambda *_args, **_kwargs: portal)
     return Connected(practice, portal)
 
 

@@ -1,11 +1,16 @@
 """An in-memory portal for the connector's tests: the ``PortalApi`` interface, with the
 portal's rules of the sync API kept small but faithful — a change feed with gap-free
-sequence numbers, busy days replaced per (calendar, day), the S9 claim refused only for
-bookings booked after ``after_seq``, practice cancel/move (move refused when another
-active booking holds the time), receipts, and idempotency keys answered from a store.
+sequence numbers, busy days replaced per (calendar, day) unless older than the revision
+held, the S9 claim refused only for bookings booked or moved after ``after_seq`` and not
+``known``, otherwise holding its time until settled, released or expired (decision 009),
+practice cancel/move (move refused when another active booking holds the time),
+receipts, and idempotency keys answered from a store.
 
-Patients "book" with :meth:`FakePortal.book`; ``fail_with`` makes every call raise a
-portal error (network down, wrong key …).
+Patients "book" with :meth:`FakePortal.book`; with ``strict`` the booking is refused, as
+on the real portal, where busy time or a hold blocks it (``Refused`` ``slot_taken``);
+without, only another booking refuses it (tests that set up a collision on purpose).
+``fail_with`` makes every call raise a portal error (network down, wrong key …);
+``clock`` is the portal's time (leases).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 from termin360.connector.portal_client import PortalError, Refused
 from termin360.protocol.messages import (
+    CLAIM_LEASE_SECONDS,
     BookingEvent,
     BookingState,
     BusyBatch,
@@ -24,6 +30,7 @@ from termin360.protocol.messages import (
     CalendarList,
     Claim,
     ClaimRefused,
+    ClaimReleased,
     ClaimResult,
     FeedPage,
     PatientData,
@@ -50,18 +57,44 @@ class FakePortal:
     calls: list[str] = field(default_factory=list)
     busy_batches: list[BusyBatch] = field(default_factory=list)
     cancel_reasons: dict[int, str] = field(default_factory=dict)
-    _booked_seq: dict[int, int] = field(default_factory=dict)
+    strict: bool = False
+    clock: Any = field(default=lambda: datetime.now(UTC))
+    revisions: dict[tuple[int, date], int] = field(default_factory=dict)
+    # claim id → (expires at, [(calendar, day, start, end)]); an ended claim keeps its id
+    holds: dict[str, tuple[datetime, list[tuple[int, date, datetime, datetime]]]] = field(
+        default_factory=dict
+    )
+    _changed_seq: dict[int, int] = field(default_factory=dict)
     _answers: dict[str, Any] = field(default_factory=dict)
     _next_id: int = 1
 
     # ------------------------------------------------------------------ the patient's side
 
     def _event(self, kind: str, booking: BookingState) -> BookingEvent:
+        """Append the change; the booking as stored (and answered) carries its number."""
+        seq = len(self.feed) + 1
+        booking = booking.model_copy(update={"seq": seq})
+        self.bookings[booking.booking_id] = booking
         event = BookingEvent.model_validate(
-            {"seq": len(self.feed) + 1, "kind": kind, "at": datetime.now(UTC), "booking": booking}
+            {"seq": seq, "kind": kind, "at": datetime.now(UTC), "booking": booking}
         )
         self.feed.append(event)
         return event
+
+    def held(self, calendar_id: int, start: datetime, end: datetime) -> bool:
+        """Whether an active hold or busy time of the practice blocks [start, end)."""
+        now = self.clock()
+        for expires, ranges in self.holds.values():
+            if expires > now and any(
+                c == calendar_id and s < end and start < e for c, _d, s, e in ranges
+            ):
+                return True
+        return any(
+            r.start < end and start < r.end
+            for (c, _day), ranges in self.busy.items()
+            if c == calendar_id
+            for r in ranges
+        )
 
     def _overlapping(self, calendar_id: int, start: datetime, end: datetime) -> list[int]:
         return [
@@ -89,6 +122,8 @@ class FakePortal:
         end = start + timedelta(minutes=minutes)
         if self._overlapping(calendar_id, start, end):
             raise ValueError("the fake portal refuses two overlapping bookings")
+        if self.strict and self.held(calendar_id, start, end):
+            raise Refused(409, {"code": "slot_taken", "detail": "Diese Zeit ist vergeben."})
         booking = BookingState(
             booking_id=self._next_id,
             online_calendar_id=calendar_id,
@@ -103,27 +138,35 @@ class FakePortal:
             booked_at=datetime.now(UTC),
         )
         self._next_id += 1
-        self.bookings[booking.booking_id] = booking
-        self._booked_seq[booking.booking_id] = self._event("booked", booking).seq
-        return booking
+        self._changed_seq[booking.booking_id] = self._event("booked", booking).seq
+        return self.bookings[booking.booking_id]
 
     def cancel(self, booking_id: int, by: str = "patient") -> BookingState:
         booking = self.bookings[booking_id].model_copy(
             update={"status": "cancelled", "cancelled_at": datetime.now(UTC), "cancelled_by": by}
         )
-        self.bookings[booking_id] = booking
         self._event("cancelled", booking)
-        return booking
+        return self.bookings[booking_id]
 
-    def move(self, booking_id: int, start: datetime, end: datetime) -> BookingState:
+    def move(
+        self, booking_id: int, start: datetime, end: datetime, *, by_patient: bool = False
+    ) -> BookingState:
+        """A move by the practice (S10), or with ``by_patient`` by the patient (P8: then
+        busy time and holds refuse it too, as for a new booking)."""
         old = self.bookings[booking_id]
+        if old.status != "active":
+            raise Refused(
+                409, {"code": "already_cancelled", "detail": "Diese Buchung ist storniert."}
+            )
         others = self._overlapping(old.online_calendar_id, start, end)
-        if [i for i in others if i != booking_id]:
+        taken = [i for i in others if i != booking_id] or (
+            by_patient and self.held(old.online_calendar_id, start, end)
+        )
+        if taken:
             raise Refused(409, {"code": "slot_taken", "detail": "Diese Zeit ist schon vergeben."})
         booking = old.model_copy(update={"start": start, "end": end})
-        self.bookings[booking_id] = booking
-        self._event("moved", booking)
-        return booking
+        self._changed_seq[booking_id] = self._event("moved", booking).seq
+        return self.bookings[booking_id]
 
     def busy_of(self, calendar_id: int, day: date) -> list[tuple[datetime, datetime]]:
         return [(r.start, r.end) for r in self.busy.get((calendar_id, day), [])]
@@ -168,24 +211,61 @@ class FakePortal:
 
         def apply() -> BusyBatchResult:
             self.busy_batches.append(batch)
+            stale = 0
             for day in batch.days:
-                self.busy[(day.online_calendar_id, day.day)] = list(day.intervals)
-            return BusyBatchResult(applied=len(batch.days))
+                key = (day.online_calendar_id, day.day)
+                for claim_id in day.settles:
+                    self._settle(claim_id, day.online_calendar_id, day.day)
+                if day.revision and day.revision <= self.revisions.get(key, -1):
+                    stale += 1
+                    continue
+                if day.revision:
+                    self.revisions[key] = day.revision
+                self.busy[key] = list(day.intervals)
+            return BusyBatchResult(applied=len(batch.days) - stale, stale=stale)
 
         result: BusyBatchResult = self._once(f"busy:{idempotency_key}", apply)
         return result
 
     def claim(self, claim: Claim, timeout: float) -> ClaimResult | ClaimRefused:
         self._call("claim")
-        holding = [
-            self.bookings[i]
-            for iv in claim.intervals
-            for i in self._overlapping(claim.online_calendar_id, iv.start, iv.end)
-            if self._booked_seq[i] > claim.after_seq
-        ]
+        if claim.claim_id in self.holds:  # a repeat, or settled / released before
+            return ClaimResult(ok=True, claim_id=claim.claim_id)
+        holding = {
+            i: self.bookings[i]
+            for day in claim.days
+            for iv in day.intervals
+            for i in self._overlapping(day.online_calendar_id, iv.start, iv.end)
+            if self._changed_seq[i] > claim.after_seq and i not in claim.known
+        }
         if holding:
-            return ClaimRefused(detail="Diese Zeit ist online gebucht.", bookings=holding)
-        return ClaimResult(ok=True)
+            return ClaimRefused(
+                detail="Diese Zeit ist online gebucht.", bookings=list(holding.values())
+            )
+        expires = self.clock() + timedelta(seconds=CLAIM_LEASE_SECONDS)
+        self.holds[claim.claim_id] = (
+            expires,
+            [
+                (day.online_calendar_id, day.day, iv.start, iv.end)
+                for day in claim.days
+                for iv in day.intervals
+            ],
+        )
+        return ClaimResult(ok=True, claim_id=claim.claim_id, expires_at=expires)
+
+    def _settle(self, claim_id: str, calendar_id: int, day: date) -> None:
+        expires, ranges = self.holds.get(claim_id, (self.clock(), []))
+        self.holds[claim_id] = (expires, [r for r in ranges if (r[0], r[1]) != (calendar_id, day)])
+
+    def release_claim(self, claim_id: str, timeout: float) -> ClaimReleased:
+        self._call("release_claim")
+        _expires, ranges = self.holds.get(claim_id, (self.clock(), []))
+        self.holds[claim_id] = (self.clock(), [])
+        return ClaimReleased(claim_id=claim_id, released=bool(ranges))
+
+    def active_holds(self) -> list[tuple[int, date, datetime, datetime]]:
+        now = self.clock()
+        return [r for expires, ranges in self.holds.values() if expires > now for r in ranges]
 
     def cancel_booking(
         self, booking_id: int, body: PracticeCancel, idempotency_key: str

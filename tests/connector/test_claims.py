@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from termin360.connector.models import OnlineBooking, SyncConfig, SyncState
-from termin360.connector.portal_client import AuthFailure, PortalTimeout
+from termin360.connector.portal_client import AuthFailure, PortalTimeout, Refused
 from termin360.connector.services import claims, config
 from termin360.connector.services.claims import OnlineBookingHoldsTime
 from termin360.practice.models import Appointment
@@ -158,3 +158,81 @@ def test_s9_client_is_kept_between_checks_and_rebuilt_after_a_config_change(
     config.save_config(portal_url="https://portal2.example.de")
     staff_books(c, 0, "08:30")
     assert built == ["https://portal.example.de", "https://portal2.example.de"]
+
+
+# --------------------------------------------------------------------------- holds (decision 009)
+
+
+def test_s9_a_granted_claim_holds_the_time_and_the_next_busy_state_settles_it(
+    connected: Connected,
+) -> None:
+    from termin360.connector.models import OutboxEntry
+    from termin360.connector.services import outbox
+
+    c = connected
+    c.portal.strict = True
+    staff_books(c, 0, "09:00")
+    [claim_id] = list(c.portal.holds)
+    assert c.portal.active_holds() == [(CAL_A, c.day(0), c.at(0, "09:00"), c.at(0, "09:15"))]
+    # an online booking arriving now is refused: the time is held
+    with pytest.raises(Refused) as refused:
+        c.portal.book(CAL_A, c.at(0, "09:00"))
+    assert refused.value.code == "slot_taken"
+    [entry] = OutboxEntry.objects.all()
+    assert entry.claims == [claim_id]
+    outbox.relay_once(c.portal)
+    [sent] = c.portal.busy_batches[-1].days
+    assert sent.settles == [claim_id] and sent.revision > 0
+    assert c.portal.active_holds() == []  # the busy state blocks the time now
+    assert c.portal.held(CAL_A, c.at(0, "09:00"), c.at(0, "09:15"))
+
+
+def test_s9_a_claim_whose_action_is_rolled_back_is_released(
+    connected_committed: Connected, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import transaction
+
+    from tests.connector.sync_model import SyncExecutor
+
+    monkeypatch.setattr(claims, "_executor", SyncExecutor())  # the release, at once
+    c = connected_committed
+    slot = slot_at(c, 1, 0, "09:00")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        appointments.book_appointment(actor=None, slot_id=slot.pk, text="Praxis")
+        raise RuntimeError("the request failed after the booking")
+    # the booking's gate committed inside the outer block, which then rolled back: the
+    # lease ends that hold; a change that fails in its own gate is released at once
+    c.portal.holds.clear()
+
+    def fail(_touched: object) -> None:
+        raise RuntimeError("another listener failed")
+
+    from termin360.practice.services import occupancy
+
+    occupancy.add_occupancy_listener(fail)
+    try:
+        with pytest.raises(RuntimeError):
+            staff_books(c, 0, "09:30")
+    finally:
+        occupancy.remove_occupancy_listener(fail)
+    assert "release_claim" in c.portal.calls
+    assert c.portal.active_holds() == []
+    assert Appointment.objects.count() == 0
+
+
+def test_s9_a_refusal_naming_only_a_booking_pulled_in_already_asks_again_and_holds(
+    connected_committed: Connected,
+) -> None:
+    c = connected_committed
+    config.set_mappings([])
+    staff_books(c, 0, "09:00")  # before the column was connected: the portal never knew
+    config.set_mappings([(CAL_A, 1, 1)])
+    b = c.portal.book(CAL_A, c.at(0, "09:00"))
+    with pytest.raises(OnlineBookingHoldsTime):
+        staff_books(c, 0, "11:00")  # pulls the booking in (to the additional list)
+    staff_books(c, 0, "11:00")
+    claims_sent = c.portal.calls.count("claim")
+    # refused; then refused naming only the known booking, and asked again with it as known
+    assert claims_sent == 3
+    assert any(day[2] == c.at(0, "11:00") for day in c.portal.active_holds())
+    assert online(b.booking_id).appointment is not None

@@ -34,14 +34,26 @@ from tests.conftest import (
     running_server,
     slot_id,
 )
+from tests.connector.fake_portal import FakePortal
 
 BERLIN = ZoneInfo("Europe/Berlin")
 KEY = "t360_demo_key_0123456789abcdef"
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    """Run ``termin360 sync …`` in this process, on the test database, wide tables."""
+def checking_portal(monkeypatch: pytest.MonkeyPatch) -> FakePortal:
+    """The portal ``sync config`` asks before it saves (S1): calendars 101 and 102."""
+    from termin360.connector.services import config
+
+    portal = FakePortal()
+    monkeypatch.setattr(config, "check_client_factory", lambda *_a, **_k: portal)
+    return portal
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, checking_portal: FakePortal) -> Callable[..., Any]:
+    """Run ``termin360 sync …`` in this process, on the test database, wide tables; the
+    portal it asks is ``checking_portal``."""
     for module in (sync, sync_bookings, sync_job):
         monkeypatch.setattr(module, "migrate", lambda: None)
         monkeypatch.setattr(module, "out", Console(width=200))
@@ -90,40 +102,60 @@ def test_s1_unknown_column_or_bad_url_is_refused_and_nothing_is_stored(
     assert "--portal-url" in one_line_error(r)
 
 
-def test_s1_config_shows_the_key_only_as_hint_and_names_after_first_contact(
-    cli: Callable[..., Any], practice: Practice
+def test_s1_config_shows_the_key_only_as_hint_and_the_names_the_portal_confirmed(
+    cli: Callable[..., Any], practice: Practice, checking_portal: FakePortal
 ) -> None:
     r = cli(
         "config", "--portal-url", "http://portal.test/", "--api-key", KEY,
         "--map", "101=1/1", "--map", "102 = 1/2",
     )  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert "Einstellungen gespeichert." in r.output
+    assert "Einstellungen gespeichert (vom Portal bestätigt)." in r.output
+    assert checking_portal.calls == ["calendars"]
     shown = cli("config")
     assert KEY not in shown.output and KEY[:6] in shown.output
-    assert "—" in shown.output  # no name before the first contact
+    assert "Dr. Berger online" in shown.output and "Praxis Dr. Berger" in shown.output
     data = json.loads(cli("config", "--json").output)
     assert data["portal_url"] == "http://portal.test"
-    assert data["practice_name"] is None
+    assert data["practice_name"] == "Praxis Dr. Berger"
     assert [(m["online_calendar_id"], m["calendar"], m["column"]) for m in data["mappings"]] == [
         (101, 1, 1),
         (102, 1, 2),
     ]
-    assert data["mappings"][0]["online_name"] is None
-
-    from termin360.connector.models import Mapping, SyncConfig
-
-    Mapping.objects.filter(online_calendar_id=101).update(online_name="Dr. Berger online")
-    SyncConfig.objects.update(practice_name="Praxis Dr. Berger")
-    shown = cli("config").output
-    assert "Dr. Berger online" in shown and "Praxis Dr. Berger" in shown
-    # Changing only the timeout keeps address, key and mappings.
+    assert data["mappings"][0]["online_name"] == "Dr. Berger online"
+    # Changing only the timeout keeps address, key and mappings (and asks nobody).
     assert cli("config", "--check-timeout", "2.5").exit_code == 0
+    assert checking_portal.calls == ["calendars"]
     data = json.loads(cli("config", "--json").output)
     assert data["check_timeout_seconds"] == 2.5 and len(data["mappings"]) == 2
     assert data["api_key_hint"] == KEY[:6] + "…"
     r = cli("config", "--clear-mappings", "--json")
     assert json.loads(r.output)["mappings"] == []
+
+
+def test_s1_config_saves_nothing_the_portal_refuses_and_offline_saves_unchecked(
+    cli: Callable[..., Any], practice: Practice, checking_portal: FakePortal
+) -> None:
+    from termin360.connector.models import Mapping, SyncConfig
+    from termin360.connector.portal_client import AuthFailure, PortalTimeout
+
+    base = ("config", "--portal-url", "http://portal.test", "--api-key", KEY)
+    foreign = cli(*base, "--map", "101=1/1", "--map", "303=1/2")
+    text = one_line_error(foreign)
+    assert "Online-Kalender 303 gehört nicht zur Praxis" in text and "101, 102" in text
+    checking_portal.fail_with = AuthFailure("abgelehnt", code="auth")
+    assert "nimmt diesen API-Schlüssel nicht an" in one_line_error(cli(*base, "--map", "101=1/1"))
+    assert not SyncConfig.objects.exists() and not Mapping.objects.exists()
+
+    checking_portal.fail_with = PortalTimeout("Portal antwortet nicht rechtzeitig.", code="timeout")
+    silent = one_line_error(cli(*base, "--map", "101=1/1"))
+    assert "antwortet nicht rechtzeitig" in silent and "--offline" in silent
+    assert not SyncConfig.objects.exists()
+    r = cli(*base, "--map", "101=1/1", "--offline")
+    assert r.exit_code == 0, r.output
+    assert "ohne Prüfung beim Portal" in r.output
+    assert SyncConfig.objects.get().portal_url == "http://portal.test"
+    assert Mapping.objects.get().online_calendar_id == 101
 
 
 def test_s1_a_calendar_whose_columns_span_locations_cannot_be_mapped(

@@ -239,6 +239,18 @@ def test_info_of_an_unknown_booking_is_not_found(client: Any, practice: Practice
 # --------------------------------------------------------------------------- S1 settings
 
 
+@pytest.fixture
+def checking_portal(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The portal the settings page asks before saving (S1): online calendars 42 and 43
+    belong to the key's practice; ``fail_with`` makes it refuse or stay silent."""
+    from termin360.connector.services import config
+    from tests.connector.fake_portal import FakePortal
+
+    portal = FakePortal(calendar_names={42: "Dr. Berger online", 43: "Dr. Keller online"})
+    monkeypatch.setattr(config, "check_client_factory", lambda *_a, **_k: portal)
+    return portal
+
+
 def settings_post(**fields: Any) -> dict[str, Any]:
     rows = fields.pop("rows", [])
     data: dict[str, Any] = {
@@ -263,29 +275,70 @@ def settings_post(**fields: Any) -> dict[str, Any]:
     return data
 
 
-def test_s1_settings_are_saved_with_their_mapping(client: Any, practice: Practice) -> None:
+def test_s1_settings_are_saved_with_their_mapping_and_the_portals_names(
+    client: Any, practice: Practice, checking_portal: Any
+) -> None:
     from termin360.connector.models import Mapping, SyncConfig
 
     logged_in(client, "admin")
     response = client.post("/sync/settings/", settings_post(rows=[(42, 1, 2), ("", "", "")]))
     assert response.status_code == 302 and response["Location"] == "/sync/"
+    assert checking_portal.calls == ["calendars"]  # asked before saving
 
     config = SyncConfig.objects.get()
     assert (config.portal_url, config.api_key) == ("https://portal.example.de", "t360_secret_key_1")
+    assert config.practice_name == "Praxis Dr. Berger"
     assert [(m.online_calendar_id, m.column_id) for m in Mapping.objects.all()] == [
         (42, practice.columns[2].pk)
     ]
     status = client.get("/sync/")
     assert de("The settings have been saved.") in text_of(status)
-    assert table_rows(status, "mapping-table")[0][:2] == ["42", de("— (after the first sync)")]
-    assert de("— (after the first sync)") in text_of(client.get("/sync/settings/"))
-    Mapping.objects.update(online_name="Dr. Berger – Allgemeinmedizin")
-    settings_page = text_of(client.get("/sync/settings/"))
-    assert "Dr. Berger – Allgemeinmedizin" in settings_page  # beside its row (S1)
+    assert table_rows(status, "mapping-table")[0][:2] == ["42", "Dr. Berger online"]
+    assert "Dr. Berger online" in text_of(client.get("/sync/settings/"))  # beside its row
+
+
+def test_s1_settings_with_a_refused_key_or_another_practices_calendar_save_nothing(
+    client: Any, practice: Practice, checking_portal: Any
+) -> None:
+    from termin360.connector.models import Mapping, SyncConfig
+    from termin360.connector.portal_client import AuthFailure
+
+    logged_in(client, "admin")
+    response = client.post("/sync/settings/", settings_post(rows=[(42, 1, 1), (77, 1, 2)]))
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "77" in text and "Praxis Dr. Berger" in text and de("Nothing has been saved.") in text
+    assert 'name="mappings-1-online_calendar_id" value="77"' in response.content.decode()
+    checking_portal.fail_with = AuthFailure("abgelehnt", code="auth")
+    response = client.post("/sync/settings/", settings_post(rows=[(42, 1, 1)]))
+    refused = de(
+        "The portal does not accept this API key (unknown or revoked). Nothing has been saved."
+    )
+    assert refused in text_of(response)
+    assert not SyncConfig.objects.exists() and not Mapping.objects.exists()
+
+
+def test_s1_settings_with_an_unreachable_portal_say_how_to_save_anyway(
+    client: Any, practice: Practice, checking_portal: Any
+) -> None:
+    from termin360.connector.models import Mapping, SyncConfig
+    from termin360.connector.portal_client import PortalUnreachable
+
+    checking_portal.fail_with = PortalUnreachable("Portal nicht erreichbar.", code="unreachable")
+    logged_in(client, "admin")
+    response = client.post("/sync/settings/", settings_post(rows=[(42, 1, 1)]))
+    text = text_of(response)
+    assert "Portal nicht erreichbar." in text
+    assert de("Save without checking with the portal") in text
+    assert not SyncConfig.objects.exists()
+    response = client.post("/sync/settings/", settings_post(rows=[(42, 1, 1)], offline="on"))
+    assert response.status_code == 302
+    assert SyncConfig.objects.get().practice_name == ""  # not asked, so no names yet
+    assert Mapping.objects.get().online_name == ""
 
 
 def test_s1_settings_page_never_shows_the_stored_key_and_an_empty_key_keeps_it(
-    client: Any, practice: Practice
+    client: Any, practice: Practice, checking_portal: Any
 ) -> None:
     from termin360.connector.models import SyncConfig
 

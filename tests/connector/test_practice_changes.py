@@ -109,3 +109,54 @@ def test_s10_unreachable_portal_keeps_the_change_pending(connected: Connected) -
     assert [ob.booking_id for ob in pending_practice_changes()] == [booking_id]
     c.portal.fail_with = None
     assert send_practice_changes(c.portal) == 1
+
+
+def test_s10_practice_shortening_or_extending_online_appointment_changes_its_end_online(
+    connected: Connected,
+) -> None:
+    """Found by the sync model: a shortened multi-slot online appointment kept its old end
+    on the portal, which went on holding (and the patient expecting) the freed slot."""
+    c = connected
+    b = c.portal.book(CAL_A, c.at(0, "09:00"), minutes=30)
+    pull(c.portal)
+    appt = online(b.booking_id).appointment
+    assert appt is not None and appt.end == c.at(0, "09:30")
+    appointments.shorten_appointment(actor=None, appointment_id=appt.pk)
+    assert [ob.booking_id for ob in pending_practice_changes()] == [b.booking_id]
+    assert send_practice_changes(c.portal) == 1
+    assert (c.portal.bookings[b.booking_id].start, c.portal.bookings[b.booking_id].end) == (
+        c.at(0, "09:00"),
+        c.at(0, "09:15"),
+    )
+    appointments.extend_appointment(actor=None, appointment_id=appt.pk)
+    assert send_practice_changes(c.portal) == 1  # a new change: a key of its own
+    assert c.portal.bookings[b.booking_id].end == c.at(0, "09:30")
+    assert pull(c.portal).changed == 0 and send_practice_changes(c.portal) == 0
+
+
+def test_s10_a_booking_placed_on_a_longer_slot_is_no_practice_change(
+    connected: Connected,
+) -> None:
+    """A 15-minute booking at 09:15 on a 30-minute slot from 09:00 holds the whole slot;
+    that is the placement, not a move by the practice (the portal keeps 09:15)."""
+    from datetime import time
+
+    from termin360.practice.domain.grid import TemplateRule
+    from termin360.practice.services import setup
+
+    c = connected
+    column = c.practice.columns[1]
+    setup.set_template(
+        column=column,
+        rules=[
+            TemplateRule(weekday=d, start=time(8), end=time(12), slot_minutes=30) for d in range(5)
+        ],
+    )
+    setup.rebuild_grid(column=column, first=c.day(0), last=c.day(4))
+    b = c.portal.book(CAL_A, c.at(0, "09:15"))
+    pull(c.portal)
+    appt = online(b.booking_id).appointment
+    assert appt is not None and (appt.start, appt.end) == (c.at(0, "09:00"), c.at(0, "09:30"))
+    assert list(pending_practice_changes()) == []
+    assert send_practice_changes(c.portal) == 0
+    assert c.portal.bookings[b.booking_id].start == c.at(0, "09:15")

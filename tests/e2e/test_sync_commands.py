@@ -9,6 +9,7 @@ import subprocess
 from datetime import datetime, timedelta
 from typing import Any
 
+from tests.conftest import free_port
 from tests.e2e.conftest import BERLIN, Sync, wait_until, weekday
 
 
@@ -68,17 +69,50 @@ def test_s1_config_refuses_bad_mappings_and_shows_online_names_after_first_conta
     assert_refused(unknown_column, "Spalte", "9")
     assert not Mapping.objects.exists()  # nothing half-valid was stored
 
-    s.cli("config", *base, "--map", f"{a}=1/1", "--map", f"{b}=1/2")
-    before = s.cli_json("config")
-    assert [m["online_name"] for m in before["mappings"]] == [None, None]
-
-    s.cli("now")  # the first successful contact
+    # Saved only once the portal has confirmed key and calendars: the names come with it.
+    saved = s.cli("config", *base, "--map", f"{a}=1/1", "--map", f"{b}=1/2")
+    assert "vom Portal bestätigt" in saved.stdout
     after = s.cli_json("config")
     names = {m["online_calendar_id"]: m["online_name"] for m in after["mappings"]}
     assert names == {c["id"]: c["name"] for c in s.seed["calendars"]}
     assert after["practice_name"] == s.seed["practice_name"]
     table = s.cli("config").stdout
     assert s.seed["calendars"][0]["name"] in table, table
+
+
+def test_s1_config_asks_the_portal_and_saves_nothing_it_refuses_unless_offline(
+    make_sync: Any,
+) -> None:
+    s: Sync = make_sync(configure=False, server=False, job=False)
+    a, b = (c["id"] for c in s.seed["calendars"])
+    theirs = s.portal.seed()["calendars"][0]["id"]  # another practice's online calendar
+    s.cli("tls", "portal-e2e", "--ca-bundle", str(s.portal.tls.ca_bundle))
+    tls = ("--tls-profile", "portal-e2e")
+    base = ("--portal-url", s.portal.url, "--api-key", s.seed["api_key"], *tls)
+    s.cli("config", *base, "--map", f"{a}=1/1")
+    good = s.cli_json("config")
+
+    wrong_key = s.cli("config", "--api-key", "t360k_" + "x" * 40, "--map", f"{a}=1/1", check=False)
+    assert_refused(wrong_key, "nimmt diesen API-Schlüssel nicht an", "nichts gespeichert")
+    foreign = s.cli("config", "--map", f"{a}=1/1", "--map", f"{theirs}=1/2", check=False)
+    assert_refused(
+        foreign, f"Online-Kalender {theirs} gehört nicht zur Praxis", s.seed["practice_name"]
+    )
+    # The same calendar with the right key after a wrong one: the key is what is checked.
+    other_key = s.cli("config", "--api-key", "t360k_" + "y" * 40, check=False)
+    assert_refused(other_key, "API-Schlüssel")
+    assert s.cli_json("config") == good  # nothing of it was saved
+
+    gone = f"https://127.0.0.1:{free_port()}"
+    unreachable = s.cli("config", "--portal-url", gone, "--map", f"{b}=1/2", check=False)
+    assert_refused(unreachable, "nicht beim Portal prüfen", "--offline")
+    assert len(unreachable.stderr.strip().splitlines()) == 1, unreachable.stderr
+    assert s.cli_json("config") == good
+    offline = s.cli("config", "--portal-url", gone, "--map", f"{b}=1/2", "--offline")
+    assert "ohne Prüfung" in offline.stdout
+    stored = s.cli_json("config")
+    assert stored["portal_url"] == gone
+    assert [m["online_calendar_id"] for m in stored["mappings"]] == [b]
 
 
 # --------------------------------------------------------------------------- S2
@@ -89,10 +123,11 @@ def test_s2_sync_now_counts_the_changes_each_way(make_sync: Any) -> None:
     monday, tuesday = weekday(s.p, 0), weekday(s.p, 1)
     s.book_online(monday, "09:00")
     s.book_online(tuesday, "10:00")
-    # One practice appointment on another day: the portal does not know it yet.
+    # One practice appointment on another day: its S9 claim holds the time online at
+    # once, though no busy state has been sent yet (S9, decision 009).
     r = s.book_in_practice(1, weekday(s.p, 3), "11:00")
     assert r.status_code == 201, r.text
-    assert "11:00" in s.free_times(weekday(s.p, 3))
+    assert "11:00" not in s.free_times(weekday(s.p, 3))
 
     first = s.cli_json("now")
     assert first["to_practice"] == 2, first
@@ -179,10 +214,16 @@ def test_s4_list_sorted_by_appointment_with_cancellation_date_last_and_info_show
     assert [r["cancelled_on"] for r in rows] == [None, today.isoformat(), None]
 
     table = s.cli("list").stdout.splitlines()
-    cancelled_line = next(line for line in table if str(middle["id"]) in line)
+
+    def line_of(booking_id: int) -> str:  # the row whose first cell is the id
+        return next(
+            line for line in table if line.strip("│┃| ").split("│")[0].strip() == str(booking_id)
+        )
+
+    cancelled_line = line_of(middle["id"])
     cells = [c.strip() for c in cancelled_line.strip().strip("│┃|").split("│") if c.strip()]
     assert cells[-1] == f"{today:%d.%m.%Y}", cancelled_line
-    booked_line = next(line for line in table if str(early["id"]) in line)
+    booked_line = line_of(early["id"])
     assert f"{today:%d.%m.%Y}" not in booked_line.split("│")[-2], booked_line
 
     info = s.cli_json("info", str(early["id"]))

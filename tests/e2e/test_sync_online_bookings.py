@@ -265,10 +265,12 @@ def test_s13_job_killed_mid_sync_resumes_every_booking_exactly_once(make_sync: A
         patients.join()
     assert len(booked) == 30
     assert OnlineBooking.objects.count() <= 10
-    # A practice change while no job runs waits in the outbox (in the database).
+    # A practice change while no job runs waits in the outbox (in the database); the
+    # time is held online meanwhile by its S9 claim.
     r = s.book_in_practice(1, tuesday, "11:45", text="Praxistermin")
     assert r.status_code == 201, r.text
-    assert "11:45" in s.free_times(tuesday)
+    assert "11:45" not in s.free_times(tuesday)
+    assert s.state().cursor < 30 and not s.busy_synced()
 
     _restart_job(s)
     for booking in booked:

@@ -363,3 +363,40 @@ def test_a_listener_that_fails_unexpectedly_rolls_back_and_answers_json(
     body = assert_error(r, 500, "server_error")
     assert "outbox" not in body["detail"]  # no internals in the answer
     assert slot_state(api, slot)["state"] == "free"
+
+
+def test_a_change_rolled_back_calls_its_rollback_callbacks_and_a_saved_one_does_not(
+    practice: Practice,
+) -> None:
+    from termin360.core.errors import Conflict
+    from termin360.practice.services import occupancy
+
+    told: list[str] = []
+    refuse = {"now": False}
+
+    def listener(touched: Pairs) -> None:
+        occupancy.on_rollback(lambda: told.append("rolled back"))
+        if refuse["now"]:
+            raise Conflict("refused", code="test")
+
+    occupancy.add_occupancy_listener(listener)
+    try:
+        with occupancy.occupancy_change() as change:
+            change.touch(practice.columns[1].pk, practice.monday)
+        assert told == []  # saved: nobody is told of a rollback
+        refuse["now"] = True
+        with pytest.raises(Conflict), occupancy.occupancy_change() as change:
+            change.touch(practice.columns[1].pk, practice.monday)
+        assert told == ["rolled back"]
+        # A change saved inside an enclosing one that fails is undone with it.
+        refuse["now"] = False
+        with pytest.raises(RuntimeError), occupancy.occupancy_change() as outer:
+            outer.lock(practice.columns[1])
+            with occupancy.occupancy_change() as inner:
+                inner.touch(practice.columns[1].pk, practice.monday)
+            raise RuntimeError("the enclosing change fails")
+        assert told == ["rolled back", "rolled back"]
+    finally:
+        occupancy.remove_occupancy_listener(listener)
+    occupancy.on_rollback(lambda: told.append("outside any change"))  # ignored
+    assert told == ["rolled back", "rolled back"]

@@ -11,7 +11,7 @@ from typing import TypeVar
 import typer
 from rich.console import Console
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 
@@ -46,7 +46,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except ApplicationError as exc:
-        err.print(f"[red]Fehler:[/red] {exc.message}")
+        err.print(f"[red]Fehler:[/red] {exc.message}", highlight=False)
         raise typer.Exit(1) from None
 
 

@@ -31,7 +31,7 @@ app.add_typer(sync_job.app, name="job")
 app.command("list")(sync_bookings.list_bookings)
 app.command("info")(sync_bookings.info)
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 MAP = re.compile(r"^\s*(?P<online>\d+)\s*=\s*(?P<cal>\d+)\s*/\s*(?P<col>\d+)\s*$")
 NOT_YET = "—"
@@ -165,12 +165,21 @@ def config(
     clear_mappings: Annotated[
         bool, typer.Option("--clear-mappings", help="alle Zuordnungen entfernen")
     ] = False,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="ohne Prüfung beim Portal speichern (wenn es gerade nicht erreichbar ist)",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="als JSON ausgeben")] = False,
 ) -> None:
     """Abgleich einrichten oder anzeigen (TMEX P).
 
     Portal-Adresse, API-Schlüssel, TLS-Profil und die Zuordnungen Online-Kalender →
-    Kalender/Spalte. Ohne Optionen: die Einstellungen anzeigen."""
+    Kalender/Spalte. Vor dem Speichern fragt der Befehl das Portal: Der Schlüssel muss
+    gelten und jeder zugeordnete Online-Kalender zur Praxis des Schlüssels gehören,
+    sonst wird nichts gespeichert. Ohne Optionen: die Einstellungen anzeigen."""
     entries = [parse_mapping(text) for text in map_ or []]
     if entries and clear_mappings:
         raise typer.BadParameter("--map und --clear-mappings schließen einander aus.")
@@ -181,24 +190,56 @@ def config(
     from termin360.connector.services import config as services
 
     changes_config = any(v is not None for v in (portal_url, api_key, tls_profile, check_timeout))
-    # One transaction: a refused mapping leaves the address and key as they were too.
-    with user_errors(), transaction.atomic():
-        if changes_config:
-            current = sync_config()
-            url = portal_url if portal_url is not None else (current.portal_url if current else "")
-            if not url:
-                err.print("[red]Fehler:[/red] Die Portal-Adresse fehlt (--portal-url).")
-                raise typer.Exit(1)
-            services.save_config(
-                portal_url=url,
+    changes_link = any(v is not None for v in (portal_url, api_key, tls_profile)) or bool(entries)
+    listing = None
+    with user_errors():
+        current = sync_config()
+        if changes_config and portal_url is None and current is None:
+            err.print("[red]Fehler:[/red] Die Portal-Adresse fehlt (--portal-url).")
+            raise typer.Exit(1)
+        configured = current is not None and bool(current.portal_url and current.api_key)
+        asked = portal_url is not None or api_key is not None
+        if changes_link and not offline and (configured or asked):
+            planned = services.planned_settings(
+                portal_url=portal_url,
                 api_key=api_key,
                 tls_profile=tls_profile,
-                check_timeout=check_timeout,
+                mappings=[] if clear_mappings else (entries or None),
             )
-        if entries or clear_mappings:
-            services.set_mappings(entries)
+            try:
+                listing = services.check_with_portal(planned)
+            except services.PortalCheckFailed as exc:
+                hint = (
+                    ""
+                    if exc.reachable
+                    else " Ohne Prüfung speichern: denselben Befehl mit --offline."
+                )
+                err.print(f"[red]Fehler:[/red] {exc.message}{hint}", highlight=False)
+                raise typer.Exit(1) from None
+        # One transaction: a refused mapping leaves the address and key as they were too.
+        with transaction.atomic():
+            if changes_config:
+                services.save_config(
+                    portal_url=portal_url
+                    if portal_url is not None
+                    else (current.portal_url if current else ""),
+                    api_key=api_key,
+                    tls_profile=tls_profile,
+                    check_timeout=check_timeout,
+                )
+            if entries or clear_mappings:
+                services.set_mappings(entries)
+            if listing is not None:
+                services.store_names(listing)
     if (changes_config or entries or clear_mappings) and not as_json:
-        out.print("Einstellungen gespeichert.")
+        checked = (
+            " (vom Portal bestätigt)"
+            if listing is not None
+            else " (ohne Prüfung beim Portal)"
+            if offline and changes_link
+            else ""
+        )
+        out.print(f"Einstellungen gespeichert{checked}.")
     show_config(as_json)
 
 

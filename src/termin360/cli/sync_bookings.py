@@ -16,7 +16,7 @@ from rich.table import Table
 from termin360.cli.django_setup import migrate, setup
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 DASH = "—"
 
 

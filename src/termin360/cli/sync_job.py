@@ -24,7 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 WAIT_SECONDS = 10.0
 

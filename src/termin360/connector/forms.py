@@ -36,6 +36,9 @@ class SettingsForm(forms.Form):
     check_timeout = forms.FloatField(
         label=_("Check timeout (seconds)"), min_value=0.1, max_value=30, required=False
     )
+    # The settings are checked with the portal before they are saved; when it cannot be
+    # reached, this saves them anyway.
+    offline = forms.BooleanField(label=_("Save without checking with the portal"), required=False)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

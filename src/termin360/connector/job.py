@@ -1,13 +1,14 @@
 """The background sync job (``termin360 sync job run``; DURIA: TMEX +J), one process.
 
-Two loops, each with its own portal client and its own database connection:
+Two loops in threads, each with its own portal client and its own database connection:
 
 * the **feed thread** long-polls the portal's change feed after the stored cursor,
   applies each page (the cursor moves in the same transaction, S13) and sends the
   delivery receipts (P6);
-* the **relay loop** in the main thread ticks every 0.25 s: heartbeat, stop request,
-  outbox → portal (S8), the practice's changes of online bookings (S10), online
-  bookings waiting for a mapping.
+* the **relay thread** ticks every 0.25 s: outbox → portal (S8), the practice's
+  changes of online bookings (S10), online bookings waiting for a mapping;
+* the calling thread keeps the lease (heartbeat), reads the stop request and ends the
+  job — never waiting on the portal, whose every call has a deadline anyway.
 
 A job holds ``SyncState.job_pid`` / ``job_heartbeat_at`` as a *lease*: it is taken and
 renewed by conditional UPDATEs, so two jobs (two ``practice serve`` on one database, or
@@ -54,6 +55,8 @@ TICK_SECONDS = 0.25
 HEARTBEAT_EVERY_SECONDS = 1.0
 # A quiet relay records its success this often, so `job status` shows it is alive.
 SUCCESS_EVERY_SECONDS = 30.0
+# How long the end of the job waits for the relay to finish its step.
+STOP_GRACE_SECONDS = 1.0
 
 
 class JobAlreadyRunning(Conflict):
@@ -297,6 +300,32 @@ def _feed_loop(steps: JobSteps, stop: threading.Event, wait: float) -> None:
         connections.close_all()
 
 
+def _relay_loop(steps: JobSteps, stop: threading.Event, tick: float) -> None:
+    loop = _Loop("relay", steps, stop)
+    last_success = float("-inf")  # the first good round shows in `job status` at once
+    next_relay = 0.0
+    try:
+        while not stop.is_set():
+            now = time.monotonic()
+            if now >= next_relay:
+                try:
+                    client = loop.client()
+                    done = steps.relay_once(client)
+                    done += steps.send_practice_changes(client)
+                    done += steps.place_unplaced()
+                    if done:
+                        log.info("sync relay: %d change(s)", done)
+                    if done or loop.failing or now - last_success >= SUCCESS_EVERY_SECONDS:
+                        loop.succeeded()
+                        last_success = now
+                except Exception as exc:  # the job never crashes
+                    next_relay = time.monotonic() + loop.failed(exc)
+            stop.wait(tick)
+    finally:
+        loop.drop_client()
+        connections.close_all()
+
+
 def run_job(
     stop: threading.Event,
     *,
@@ -309,21 +338,29 @@ def run_job(
     """Run until ``stop`` is set, a stop is requested (``job stop``), the lease is lost,
     or ``parent_pid`` (the ``practice serve`` that started us) is gone.
 
-    Raises ``JobAlreadyRunning`` before doing anything if another job holds the lease.
-    The feed thread is a daemon: on exit its long poll is simply abandoned."""
+    The calling thread only keeps the lease (heartbeat) and watches for the end; the
+    feed and the relay each run in a daemon thread, so a call to the portal that takes
+    up to its deadline never delays the heartbeat or the end: on ``stop`` the loops get
+    a moment to finish their step, then they are abandoned (whatever they had not
+    committed rolls back with the process; S13).
+
+    Raises ``JobAlreadyRunning`` before doing anything if another job holds the lease."""
     steps = steps or default_steps()
     pid, host = os.getpid(), this_host()
     take_lease(pid=pid, host=host)
     log.info("sync job started (pid %d)", pid)
-    feed = threading.Thread(
-        target=_feed_loop, args=(steps, stop, feed_wait), name="sync-feed", daemon=True
-    )
-    relay = _Loop("relay", steps, stop)
+    threads = [
+        threading.Thread(
+            target=_feed_loop, args=(steps, stop, feed_wait), name="sync-feed", daemon=True
+        ),
+        threading.Thread(
+            target=_relay_loop, args=(steps, stop, tick), name="sync-relay", daemon=True
+        ),
+    ]
     last_beat = time.monotonic()
-    last_success = float("-inf")  # the first good round shows in `job status` at once
-    next_relay = 0.0
     try:
-        feed.start()
+        for thread in threads:
+            thread.start()
         if on_started is not None:
             on_started()
         while not stop.is_set():
@@ -337,28 +374,18 @@ def run_job(
                 if stop_requested():
                     log.info("sync job: stop requested")
                     break
-            except DatabaseError as exc:
-                relay.failed(exc)  # no backoff for the heartbeat: it is cheap and vital
+            except DatabaseError:
+                connection.close()  # no backoff for the heartbeat: it is cheap and vital
             if parent_pid is not None and os.getppid() != parent_pid:
                 log.warning("sync job: parent process gone, stopping")
                 break
-            if now >= next_relay:
-                try:
-                    client = relay.client()
-                    done = steps.relay_once(client)
-                    done += steps.send_practice_changes(client)
-                    done += steps.place_unplaced()
-                    if done:
-                        log.info("sync relay: %d change(s)", done)
-                    if done or relay.failing or now - last_success >= SUCCESS_EVERY_SECONDS:
-                        relay.succeeded()
-                        last_success = now
-                except Exception as exc:  # the job never crashes
-                    next_relay = time.monotonic() + relay.failed(exc)
             stop.wait(tick)
     finally:
-        stop.set()  # the feed thread ends after its current long poll
-        relay.drop_client()
+        stop.set()
+        # The relay finishes its tick unless it waits on the portal; the feed thread may
+        # sit in its long poll: neither holds the end up for longer than this.
+        if threads[1].is_alive():
+            threads[1].join(timeout=STOP_GRACE_SECONDS)
         try:
             release_lease(pid=pid, host=host)
         except DatabaseError:

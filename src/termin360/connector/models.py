@@ -82,6 +82,9 @@ class BusyState(models.Model):
     mapping = models.ForeignKey(Mapping, on_delete=models.CASCADE, related_name="busy_states")
     day = models.DateField()
     intervals = models.JSONField(default=list)
+    # Grows with every change (``busy.next_revision``: at least the clock in µs, so a
+    # mapping made anew still counts up); the portal ignores a day older than its own.
+    revision = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["mapping", "day"], name="busy_state_unique")]
@@ -95,6 +98,9 @@ class OutboxEntry(models.Model):
     mapping = models.ForeignKey(Mapping, on_delete=models.CASCADE, related_name="outbox")
     day = models.DateField()
     version = models.PositiveIntegerField(default=1)
+    # The S9 claims whose actions changed this day since it was last sent: the busy state
+    # sent next includes them, so the portal ends their holds (``settles``).
+    claims = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -150,14 +156,21 @@ class OnlineBooking(models.Model):
         related_name="online_booking",
     )
     placement = models.CharField(max_length=20, choices=Placement.choices, blank=True)
+    # The appointment's time when the connector placed it, or when the portal last took
+    # the practice's change of it (S10): an appointment at another time since is a change
+    # to send. (It may differ from the booking's own: a 15-minute booking on a 30-minute
+    # slot holds the whole slot.)
+    placed_start = models.DateTimeField(null=True, blank=True)
+    placed_end = models.DateTimeField(null=True, blank=True)
     match = models.CharField(max_length=10, choices=Match.choices, blank=True)
     last_seq = models.BigIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True)
     receipt_sent_at = models.DateTimeField(null=True, blank=True)
     # S10: the practice deleted or moved the appointment. If the portal refused a move
-    # (the new time is taken online), the refused start and the portal's message, so the
-    # same move is not sent again and the staff see why.
+    # (the new time is taken online), the refused start and end and the portal's message,
+    # so the same move is not sent again and the staff see why.
     refused_start = models.DateTimeField(null=True, blank=True)
+    refused_end = models.DateTimeField(null=True, blank=True)
     practice_change_error = models.CharField(max_length=300, blank=True)
 
     class Meta:

@@ -2,29 +2,33 @@
 
 ``PortalApi`` is the interface (a few methods, one per endpoint of
 ``termin360.protocol.messages``); ``PortalClient`` is the real one on httpx, with a
-timeout on every call and TLS from a profile. Tests of the connector's logic may use
-an in-memory double with the same methods.
+deadline on every call (``deadline``), a cap on the size of every answer, and TLS from a
+profile. Tests of the connector's logic may use an in-memory double with the same
+methods.
 
 Exception tree (every message is German, for the practice's IT person)::
 
     PortalError
     ├── PortalUnreachable   no connection (host unknown, refused, network down)
-    ├── PortalTimeout       connected, but no answer in time
+    ├── PortalTimeout       connected, but no (whole) answer within the call's deadline
     ├── TlsFailure          certificate not trusted, wrong host name, bad client certificate
     ├── AuthFailure         API key unknown or revoked (401/403)
     ├── Refused             the portal answered 4xx with a code (e.g. ``slot_taken``)
-    └── BadAnswer           5xx or an answer that is not what the protocol says
+    └── BadAnswer           5xx, an answer too large, or not what the protocol says
 """
 
 from __future__ import annotations
 
+import json
 import ssl
 import uuid
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from termin360.connector.deadline import DeadlineTransport, call_deadline
 from termin360.protocol import (
     IDEMPOTENCY_HEADER,
     MAX_FEED_WAIT_SECONDS,
@@ -38,6 +42,7 @@ from termin360.protocol.messages import (
     CalendarList,
     Claim,
     ClaimRefused,
+    ClaimReleased,
     ClaimResult,
     FeedPage,
     PracticeCancel,
@@ -93,6 +98,7 @@ class PortalApi(Protocol):
     def events(self, after: int, wait: float = 0) -> FeedPage: ...
     def put_busy(self, batch: BusyBatch, idempotency_key: str) -> BusyBatchResult: ...
     def claim(self, claim: Claim, timeout: float) -> ClaimResult | ClaimRefused: ...
+    def release_claim(self, claim_id: str, timeout: float) -> ClaimReleased: ...
     def cancel_booking(
         self, booking_id: int, body: PracticeCancel, idempotency_key: str
     ) -> BookingState: ...
@@ -135,8 +141,34 @@ def ssl_context(
     return ctx
 
 
+# Every call to the portal has a deadline; each step of it (connect, one read, one write,
+# waiting for a pooled connection) its own, shorter timeout (decision 010).
+CONNECT_TIMEOUT = 5.0
+STEP_TIMEOUT = 10.0
+POOL_TIMEOUT = 5.0
+CALL_DEADLINE = 20.0
+# The long poll may wait up to its ``wait``; the answer then has this long to arrive.
+FEED_DEADLINE_MARGIN = 15.0
+# The biggest answer the protocol gives is a feed page of 500 events (well under 1 MiB).
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    content: bytes
+    path: str
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
 class PortalClient:
-    """The sync API over HTTP(S). One instance keeps one connection pool (keep-alive)."""
+    """The sync API over HTTP(S). One instance keeps one connection pool (keep-alive).
+
+    ``deadline`` bounds each call as a whole (``deadline.call_deadline``): a portal that
+    accepts and never answers, or answers a byte every few seconds, costs at most that
+    long; an answer larger than ``max_answer_bytes`` is refused."""
 
     def __init__(
         self,
@@ -146,10 +178,13 @@ class PortalClient:
         ca_bundle: str = "",
         client_cert: str = "",
         client_key: str = "",
-        timeout: float = 10.0,
+        timeout: float = CALL_DEADLINE,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.max_answer_bytes = max_answer_bytes
+        step = min(timeout, STEP_TIMEOUT)
         self._http = httpx.Client(
             base_url=self.base_url + SYNC_API_PREFIX,
             headers={
@@ -157,8 +192,16 @@ class PortalClient:
                 "User-Agent": f"termin360-connector/{SYNC_API_VERSION}",
                 "Accept-Language": "de",
             },
-            verify=ssl_context(ca_bundle, client_cert, client_key),
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            transport=DeadlineTransport(
+                verify=ssl_context(ca_bundle, client_cert, client_key),
+                limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
+            ),
+            timeout=httpx.Timeout(
+                connect=min(step, CONNECT_TIMEOUT),
+                read=step,
+                write=step,
+                pool=min(step, POOL_TIMEOUT),
+            ),
             trust_env=False,
         )
 
@@ -173,20 +216,33 @@ class PortalClient:
         params: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         timeout: float | None = None,
-    ) -> httpx.Response:
+        read_timeout: float | None = None,
+    ) -> _Answer:
+        """One call, ended by its deadline (``timeout``, else the client's) whatever the
+        portal does; ``read_timeout``: the longest silence between two reads (the long
+        poll's is its wait)."""
+        deadline = timeout if timeout is not None else self.timeout
         headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else {}
         content = body.model_dump_json() if body is not None else None
         if content is not None:
             headers["Content-Type"] = "application/json"
+        step = min(deadline, STEP_TIMEOUT)
+        steps = httpx.Timeout(
+            connect=min(step, CONNECT_TIMEOUT),
+            read=read_timeout if read_timeout is not None else step,
+            write=step,
+            pool=min(step, POOL_TIMEOUT),
+        )
         try:
-            response = self._http.request(
-                method,
-                path,
-                content=content,
-                params=params,
-                headers=headers,
-                timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)) if timeout else None,
-            )
+            with call_deadline(deadline):
+                request = self._http.build_request(
+                    method, path, content=content, params=params, headers=headers, timeout=steps
+                )
+                response = self._http.send(request, stream=True)
+                try:
+                    answer = _Answer(response.status_code, self._read(response, path), path)
+                finally:
+                    response.close()
         except httpx.TimeoutException as exc:
             if isinstance(exc, httpx.ConnectTimeout):
                 raise PortalUnreachable(
@@ -195,7 +251,9 @@ class PortalClient:
                     code="unreachable",
                 ) from None
             raise PortalTimeout(
-                f"Portal {self.base_url} antwortet nicht rechtzeitig.", code="timeout"
+                f"Portal {self.base_url} antwortet nicht rechtzeitig (Frist "
+                f"{_seconds(deadline)} s für {method} {path}).",
+                code="timeout",
             ) from None
         except httpx.TransportError as exc:
             tls = _tls_cause(exc)
@@ -210,33 +268,53 @@ class PortalClient:
                 f"Portal {self.base_url} nicht erreichbar ({exc.__class__.__name__}: {exc}).",
                 code="unreachable",
             ) from None
-        if response.status_code in (401, 403):
+        return self._check(answer)
+
+    def _read(self, response: httpx.Response, path: str) -> bytes:
+        """The body, refused as soon as it grows past the cap (never held whole)."""
+        too_big = BadAnswer(
+            f"Die Antwort des Portals auf {path} ist größer als "
+            f"{self.max_answer_bytes // 1024} KiB und wird nicht gelesen.",
+            code="answer_too_large",
+        )
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_answer_bytes:
+            raise too_big
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > self.max_answer_bytes:
+                raise too_big
+        return bytes(body)
+
+    def _check(self, answer: _Answer) -> _Answer:
+        if answer.status in (401, 403):
             raise AuthFailure(
                 "Das Portal lehnt den API-Schlüssel ab (unbekannt oder widerrufen). "
                 "Bitte in `termin360 sync config` den aktuellen Schlüssel eintragen.",
                 code="auth",
             )
-        if response.status_code >= 500:
+        if answer.status >= 500:
             raise BadAnswer(
-                f"Portal meldet einen Fehler (HTTP {response.status_code}); später erneut.",
+                f"Portal meldet einen Fehler (HTTP {answer.status}); später erneut.",
                 code="server_error",
             )
-        if response.status_code >= 400:
+        if answer.status >= 400:
             try:
-                data = response.json()
+                data = answer.json()
             except ValueError:
                 data = {}
             if not isinstance(data, dict):
                 data = {}
-            raise Refused(response.status_code, data)
-        return response
+            raise Refused(answer.status, data)
+        return answer
 
-    def _parse(self, response: httpx.Response, model: type[M]) -> M:
+    def _parse(self, response: _Answer, model: type[M]) -> M:
         try:
             return model.model_validate_json(response.content)
         except ValidationError as exc:
             raise BadAnswer(
-                f"Unerwartete Antwort des Portals auf {response.request.url.path}: "
+                f"Unerwartete Antwort des Portals auf {response.path}: "
                 f"{exc.error_count()} Feld(er) passen nicht zum Protokoll {SYNC_API_VERSION}.",
                 code="bad_answer",
             ) from None
@@ -252,7 +330,8 @@ class PortalClient:
             "GET",
             "/events",
             params={"after": after, "wait": wait},
-            timeout=self.timeout + wait,
+            timeout=wait + min(self.timeout, FEED_DEADLINE_MARGIN),
+            read_timeout=wait + min(self.timeout, STEP_TIMEOUT),
         )
         return self._parse(response, FeedPage)
 
@@ -273,6 +352,10 @@ class PortalClient:
                     ) from None
             raise
         return self._parse(response, ClaimResult)
+
+    def release_claim(self, claim_id: str, timeout: float) -> ClaimReleased:
+        response = self._send("POST", f"/claims/{claim_id}/release", timeout=timeout)
+        return self._parse(response, ClaimReleased)
 
     def cancel_booking(
         self, booking_id: int, body: PracticeCancel, idempotency_key: str
@@ -302,3 +385,7 @@ class PortalClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}".replace(".", ",")

@@ -68,14 +68,21 @@ def job_is_running(state: SyncState, now: datetime | None = None) -> bool:
 
 def pending_practice_changes() -> QuerySet[OnlineBooking]:
     """Active online bookings the practice deleted or moved and the portal does not know
-    yet (S10): placed once, and now without appointment or at another time than the
-    portal has — unless exactly that move was refused by the portal already."""
+    yet (S10): placed once, and now without appointment or at another time than when it
+    was placed or last agreed with the portal — moved, extended or shortened — unless
+    exactly that change was refused by the portal already."""
     placed = OnlineBooking.objects.filter(status=OnlineBooking.Status.ACTIVE).exclude(
         placement=OnlineBooking.Placement.NONE
     )
     deleted = Q(appointment__isnull=True)
-    moved = Q(appointment__start__isnull=False) & ~Q(appointment__start=F("start"))
-    refused_again = Q(refused_start__isnull=False) & Q(appointment__start=F("refused_start"))
+    moved = Q(appointment__start__isnull=False) & (
+        ~Q(appointment__start=F("placed_start")) | ~Q(appointment__end=F("placed_end"))
+    )
+    refused_again = (
+        Q(refused_start__isnull=False)
+        & Q(appointment__start=F("refused_start"))
+        & Q(appointment__end=F("refused_end"))
+    )
     return placed.filter(deleted | moved).exclude(refused_again).select_related("appointment")
 
 

@@ -8,6 +8,7 @@ round need an administrator (``is_staff``), as in the practice API. Reads go thr
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import wraps
 from typing import Any
 
@@ -26,6 +27,7 @@ from termin360.connector.portal_client import PortalError
 from termin360.connector.services import config as config_services
 from termin360.connector.services import rounds
 from termin360.core.errors import ApplicationError
+from termin360.protocol.messages import CalendarList
 
 View = Callable[..., HttpResponse]
 
@@ -157,8 +159,44 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     return render(request, "connector/settings.html", context)
 
 
-@transaction.atomic
+def _check(data: dict[str, Any], entries: list[tuple[int, int, int]]) -> CalendarList | None:
+    """Ask the portal with the settings as they would be saved (S1), unless the form says
+    to save without; ``PortalCheckFailed`` if it does not confirm them."""
+    files = ("", "", "")
+    if data["tls_name"].strip():
+        files = config_services.checked_tls_files(
+            ca_bundle=data["ca_bundle"],
+            client_cert=data["client_cert"],
+            client_key=data["client_key"],
+        )
+    planned = config_services.planned_settings(
+        portal_url=data["portal_url"], api_key=data["api_key"] or None, mappings=entries
+    )
+    if data.get("offline"):
+        return None
+    planned = replace(planned, ca_bundle=files[0], client_cert=files[1], client_key=files[2])
+    return config_services.check_with_portal(planned)
+
+
 def _save(data: dict[str, Any], formset: Any) -> None:
+    entries = [e for f in formset.forms if (e := f.entry()) is not None]
+    try:
+        listing = _check(data, entries)
+    except config_services.PortalCheckFailed as exc:
+        if exc.reachable:
+            raise
+        raise config_services.PortalCheckFailed(
+            exc.message + " " + _("To save anyway, tick “Save without checking with the portal”."),
+            reachable=False,
+            code=exc.code,
+        ) from None
+    with transaction.atomic():
+        _store(data, entries)
+        if listing is not None:
+            config_services.store_names(listing)
+
+
+def _store(data: dict[str, Any], entries: list[tuple[int, int, int]]) -> None:
     tls_name = data["tls_name"].strip()
     if tls_name:
         config_services.save_tls_profile(
@@ -173,7 +211,6 @@ def _save(data: dict[str, Any], formset: Any) -> None:
         tls_profile=tls_name,
         check_timeout=data["check_timeout"],
     )
-    entries = [e for f in formset.forms if (e := f.entry()) is not None]
     config_services.set_mappings(entries)
 
 

@@ -127,6 +127,54 @@ class BusyInterval(models.Model):
         indexes = [models.Index(fields=["calendar", "start"])]
 
 
+class Claim(models.Model):
+    """S9: a practice action that claimed time through the connector (decision 009).
+
+    While ``ended_at`` is empty and ``expires_at`` lies ahead, its ``Hold`` rows keep that
+    time from online bookings. It ends when the busy state naming it arrives for each of
+    its days, when the practice releases it (the action was not saved), or at
+    ``expires_at``. An ended claim stays a day as a tombstone, so a delayed copy of the
+    claim request cannot hold the time again."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64)  # the connector's claim id
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["practice", "key"], name="claim_unique")]
+        indexes = [models.Index(fields=["practice", "expires_at"])]
+
+
+class Hold(models.Model):
+    """Time of one online calendar on one local day that a ``Claim`` holds."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="holds")
+    calendar = models.ForeignKey(OnlineCalendar, on_delete=models.CASCADE, related_name="holds")
+    day = models.DateField()
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["calendar", "start"])]
+
+
+class BusyRevision(models.Model):
+    """The revision of the busy state the portal has for one (online calendar, day): a
+    state with a lower revision arriving later (a delayed or repeated request) is older
+    than what is here and is ignored."""
+
+    calendar = models.ForeignKey(OnlineCalendar, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    revision = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "day"], name="busy_revision_unique")
+        ]
+
+
 class PatientProfile(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="patient"

@@ -16,6 +16,7 @@ GET    /calendars                  –                    ``CalendarList``
 GET    /events?after=N&wait=S      –                    ``FeedPage`` (long poll)
 PUT    /busy                       ``BusyBatch``        ``BusyBatchResult``
 POST   /claims                     ``Claim``            ``ClaimResult`` / 409
+POST   /claims/{id}/release        –                    ``ClaimReleased``
 POST   /bookings/{id}/cancel       ``PracticeCancel``   ``BookingState``
 POST   /bookings/{id}/move         ``PracticeMove``     ``BookingState`` / 409
 POST   /receipts                   ``Receipts``         ``ReceiptsResult``
@@ -23,18 +24,32 @@ POST   /receipts                   ``Receipts``         ``ReceiptsResult``
 
 Errors are ``{"code", "detail"}`` with a 4xx status (``ErrorBody``); a refused claim is
 409 ``online_booking_holds_time`` with ``bookings`` (``ClaimRefused``).
+
+A granted claim *holds* its time on the portal (no online booking can take it) until the
+busy state of that day arrives naming the claim in ``settles``, the practice releases it,
+or ``CLAIM_LEASE_SECONDS`` pass (decision 009).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_BATCH_DAYS = 500
 MAX_INTERVALS_PER_DAY = 300
 MAX_FEED_PAGE = 500
+# A claim covers at most this many (online calendar, day)s; a bigger practice action (a
+# reservation over months) is sent as several claims.
+MAX_CLAIM_DAYS = 100
+# Claim ids a busy day may settle; an outbox entry keeps only the newest ones (older
+# holds have run out by then).
+MAX_SETTLES_PER_DAY = 100
+MAX_CLAIM_ID_LENGTH = 64
+# How long a granted claim holds its time when nothing ends it earlier: the busy state
+# normally arrives within a second; this covers a relay in its longest backoff.
+CLAIM_LEASE_SECONDS = 120
 
 
 class Message(BaseModel):
@@ -102,6 +117,10 @@ class BookingState(Message):
     booked_at: datetime | None = None
     cancelled_at: datetime | None = None
     cancelled_by: str | None = None
+    # The number in the practice's change feed of the change this state results from
+    # (0: not told). The connector skips feed events up to it: they are older than what
+    # it has, e.g. the echo of its own earlier move.
+    seq: int = Field(default=0, ge=0)
 
 
 class BookingEvent(Message):
@@ -122,13 +141,23 @@ class FeedPage(Message):
 # ----------------------------------------------------------------- busy state (practice → portal)
 
 
+ClaimId = Annotated[str, Field(min_length=8, max_length=MAX_CLAIM_ID_LENGTH, pattern=r"^[\w-]+$")]
+
+
 class BusyDay(Message):
     """Everything the practice calendar holds of one online calendar on one local day.
-    Replaces what the portal had for that day — resending is harmless."""
+    Replaces what the portal had for that day — resending is harmless.
+
+    ``revision`` grows with every change of that day's state in the practice; the portal
+    ignores a day older than the one it has (a delayed or repeated request arriving after
+    a newer one), and ``0`` (an older connector) always applies. ``settles`` names the
+    claims whose effect this state includes: their holds on this day end."""
 
     online_calendar_id: int
     day: date
     intervals: list[TimeRange] = Field(default_factory=list, max_length=MAX_INTERVALS_PER_DAY)
+    revision: int = Field(default=0, ge=0, le=2**62)
+    settles: list[ClaimId] = Field(default_factory=list, max_length=MAX_SETTLES_PER_DAY)
 
 
 class BusyBatch(Message):
@@ -137,23 +166,47 @@ class BusyBatch(Message):
 
 class BusyBatchResult(Message):
     applied: int
+    # Days not applied because the portal had a newer revision of them already.
+    stale: int = 0
 
 
 # ----------------------------------------------------------------- S9 check
 
 
-class Claim(Message):
-    """The practice wants to occupy ``intervals`` of an online calendar. Refused if an
-    active online booking the connector has not seen yet (booked after ``after_seq``)
-    holds any of that time."""
+class ClaimDay(Message):
+    """Time of one online calendar on one local day that a practice action occupies."""
 
     online_calendar_id: int
+    day: date
     intervals: list[TimeRange] = Field(min_length=1, max_length=MAX_INTERVALS_PER_DAY)
+
+
+class Claim(Message):
+    """A practice action wants to occupy ``days``. Refused as a whole if an active online
+    booking the connector has not seen yet (booked after ``after_seq``, and not in
+    ``known``: pulled in before its feed event came) holds any of that time; otherwise
+    the portal holds all of it under ``claim_id`` — atomically with its bookings, so an
+    online booking arriving a moment later is refused. Sending the same claim again
+    changes nothing."""
+
+    claim_id: ClaimId
+    days: list[ClaimDay] = Field(min_length=1, max_length=MAX_CLAIM_DAYS)
     after_seq: int = Field(ge=0)
+    known: list[int] = Field(default_factory=list, max_length=MAX_FEED_PAGE)
 
 
 class ClaimResult(Message):
     ok: bool
+    claim_id: str = ""
+    # Until when the hold lasts if nothing ends it earlier.
+    expires_at: datetime | None = None
+
+
+class ClaimReleased(Message):
+    """The claim's holds are gone (or there were none: released twice, or never held)."""
+
+    claim_id: str
+    released: bool
 
 
 class ClaimRefused(Message):

@@ -59,3 +59,11 @@ def from_json(data: object) -> list[Interval]:
             raise ValueError("busy times need an offset")
         out.append(Interval(start, end))
     return out
+
+
+def next_revision(previous: int, now_us: int) -> int:
+    """The revision of a day's busy state after a change: higher than the one before, and
+    at least the clock (µs since the epoch), so that a state made anew — a mapping
+    removed and made again, a database restored — still counts above what the portal
+    has. Only a clock set back by more than the time since the last change breaks it."""
+    return max(previous + 1, now_us)

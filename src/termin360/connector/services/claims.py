@@ -1,15 +1,23 @@
-"""The S9 check: before a staff action in a mapped column claims new time, ask the portal
-whether an online booking the connector has not seen yet holds it.
+"""The S9 claim: before a staff action in a mapped column occupies new time, it claims
+that time on the portal (decision 009).
 
-Refused → the action is rolled back with ``OnlineBookingHoldsTime`` (a ``Conflict``
-naming the booking); once the rollback is done the occupancy gate calls its
-``after_rollback()``, which pulls the booking in at once, so the receptionist sees it
-in the calendar when she looks again.
+The portal answers under the same lock its online bookings take, so one of the two wins:
 
-Portal unreachable, too slow, or answering nonsense → the action is saved. The outbox
-sends the new busy state later, and should the feed then bring a booking for that time,
-S5 puts it in the additional list: a booking is never dropped, and the practice never
-waits longer than ``SyncConfig.check_timeout_seconds`` for the portal.
+- Refused (an online booking the connector has not seen yet holds the time) → the action
+  is rolled back with ``OnlineBookingHoldsTime`` (a ``Conflict`` naming the booking);
+  once the rollback is done the occupancy gate calls its ``after_rollback()``, which
+  pulls the booking in at once, so the receptionist sees it in the calendar.
+- Granted → the portal *holds* the time under the claim's id: an online booking
+  arriving a moment later is refused. The claim id goes into the outbox entry of each
+  claimed day; the busy state the relay sends next names it (``settles``) and the hold
+  gives way to the busy state. If the action is not saved after all, the claim is
+  released (``occupancy.on_rollback``); if even that is lost, its lease ends it.
+
+Portal unreachable, too slow, or answering nonsense → the action is saved (the offline
+fallback). The outbox sends the new busy state later, and should the feed then bring a
+booking for that time, S5 puts it in the additional list: a booking is never dropped,
+and the practice never waits longer than ``SyncConfig.check_timeout_seconds``. This is
+the only way two holders of one time can meet.
 """
 
 from __future__ import annotations
@@ -18,11 +26,12 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -40,10 +49,13 @@ from termin360.connector.services import consumer, state
 from termin360.core.errors import Conflict
 from termin360.core.intervals import Interval
 from termin360.core.timezones import DEFAULT_ZONE
+from termin360.practice.services import occupancy
 from termin360.protocol.messages import (
+    MAX_CLAIM_DAYS,
     MAX_INTERVALS_PER_DAY,
     BookingState,
     Claim,
+    ClaimDay,
     ClaimRefused,
     ClaimResult,
     TimeRange,
@@ -147,46 +159,74 @@ def _zone_of(online_calendar_id: int) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def _chunks(intervals: list[Interval]) -> list[list[Interval]]:
-    return [
-        intervals[i : i + MAX_INTERVALS_PER_DAY]
-        for i in range(0, len(intervals), MAX_INTERVALS_PER_DAY)
-    ]
-
-
-def _refuse(answer: ClaimRefused, online_calendar_id: int) -> None:
-    """Raise for the bookings the practice calendar does not hold yet. One that was pulled
-    in already (its feed event not read yet, so the portal still counts it as unseen) has
-    been placed by S5 — refusing again would block the staff until the feed catches up."""
-    known = set(
-        OnlineBooking.objects.filter(
-            booking_id__in=[b.booking_id for b in answer.bookings]
-        ).values_list("booking_id", flat=True)
-    )
-    unseen = [b for b in answer.bookings if b.booking_id not in known]
-    if unseen or not answer.bookings:
-        refused = answer.model_copy(update={"bookings": unseen})
-        raise OnlineBookingHoldsTime(
-            _message(refused, _zone_of(online_calendar_id)), bookings=unseen
-        )
+def _known_at_their_time(bookings: list[BookingState]) -> set[int]:
+    """The refusing bookings this calendar holds already, at the time the portal has
+    them: pulled in before their feed event came (the portal still counts them as
+    unseen). Claiming their time again is the practice's own decision."""
+    wanted = {b.booking_id: b for b in bookings}
+    known = set()
+    for ob in OnlineBooking.objects.filter(
+        booking_id__in=wanted, status=OnlineBooking.Status.ACTIVE
+    ):
+        b = wanted[ob.booking_id]
+        if ob.start == b.start and ob.end == b.end:
+            known.add(ob.booking_id)
+    return known
 
 
 # The check's HTTP calls run here while the listener writes the busy state and the
-# outbox row: the practice waits for the slower of the two, not for both.
+# outbox row: the practice waits for the slower of the two, not for both. Releases of
+# claims whose action was not saved go out here too, without anyone waiting for them.
 _executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="s9-check")
 
-Answers = list[tuple[int, ClaimResult | ClaimRefused]]
+Answers = list[tuple[Claim, ClaimResult | ClaimRefused]]
+ClaimedDay = tuple[int, date, list[Interval]]  # (online calendar id, local day, intervals)
 
 
 @dataclass
 class PendingCheck:
+    """A claim on its way: ``claim_of`` names the claim id that covers each (online
+    calendar, day), for the outbox (the busy state sent next settles it)."""
+
+    claims: list[Claim]
     future: Future[Answers]
+    deadline: float
+    client: PortalApi
     timeout: float
+    released: set[str] = field(default_factory=set)
+
+    @property
+    def claim_of(self) -> dict[tuple[int, date], str]:
+        return {
+            (day.online_calendar_id, day.day): claim.claim_id
+            for claim in self.claims
+            for day in claim.days
+        }
+
+    def release(self, claim_ids: Iterable[str] | None = None) -> None:
+        """Tell the portal the action was not saved (in the background; if the portal
+        does not hear it, the holds run out with their lease)."""
+        ids = [
+            c.claim_id
+            for c in self.claims
+            if (claim_ids is None or c.claim_id in claim_ids) and c.claim_id not in self.released
+        ]
+        self.released.update(ids)
+        if ids:
+            _executor.submit(_release, self.client, ids, self.timeout)
+
+
+def _release(client: PortalApi, claim_ids: list[str], timeout: float) -> None:
+    for claim_id in claim_ids:
+        try:
+            client.release_claim(claim_id, timeout=timeout)
+        except PortalError as exc:
+            logger.info("releasing an S9 claim failed (%s); its lease ends it", exc.code)
 
 
 # Read once per CONFIG_TTL_SECONDS per process, not in every staff action. Safe: a cursor
 # read a moment ago is at most lower than the real one, so the portal counts a few more
-# bookings as unseen — and ``_refuse`` lets through those the calendar already holds.
+# bookings as unseen — and those the calendar already holds are sent as ``known``.
 CONFIG_TTL_SECONDS = 2.0
 _loaded: tuple[float, tuple[SyncConfig, int] | None] | None = None
 
@@ -224,59 +264,132 @@ def _read_config_and_cursor() -> tuple[SyncConfig, int] | None:
     return config, int(getattr(config, "feed_cursor", None) or 0)
 
 
-def start_check(claims: list[tuple[int, list[Interval]]]) -> PendingCheck | None:
-    """Send the check for each (online calendar id, newly claimed intervals) and return at
-    once; ``finish_check`` waits for the answer. ``None`` when the connector is not set up."""
+def _claims(days: list[ClaimedDay], after_seq: int) -> list[Claim]:
+    """One claim normally; an action over more days than a claim carries (a reservation
+    over months) is split, each part with its own id."""
+    base = uuid.uuid4().hex
+    parts = [
+        [
+            ClaimDay(
+                online_calendar_id=cal,
+                day=day,
+                intervals=[TimeRange(start=iv.start, end=iv.end) for iv in chunk],
+            )
+            for cal, day, intervals in days[i : i + MAX_CLAIM_DAYS]
+            for chunk in _interval_chunks(intervals)
+        ]
+        for i in range(0, len(days), MAX_CLAIM_DAYS)
+    ]
+    return [
+        Claim(claim_id=base if len(parts) == 1 else f"{base}-{n}", days=part, after_seq=after_seq)
+        for n, part in enumerate(parts)
+    ]
+
+
+def _interval_chunks(intervals: list[Interval]) -> list[list[Interval]]:
+    return [
+        intervals[i : i + MAX_INTERVALS_PER_DAY]
+        for i in range(0, len(intervals), MAX_INTERVALS_PER_DAY)
+    ]
+
+
+def _ask(client: PortalApi, claims: list[Claim], deadline: float) -> Answers:
+    """Send the claims in order until one is refused (the rest would be released anyway)."""
+    answers: Answers = []
+    for claim in claims:
+        left = max(0.05, deadline - time.monotonic())
+        answer = client.claim(claim, timeout=left)
+        answers.append((claim, answer))
+        if isinstance(answer, ClaimRefused):
+            break
+    return answers
+
+
+def start_check(days: list[ClaimedDay]) -> PendingCheck | None:
+    """Claim each (online calendar id, local day, newly claimed intervals) and return at
+    once; ``finish_check`` waits for the answer. ``None`` when the connector is not set
+    up. Should the action not be saved after all, the claims are released."""
     loaded = _config_and_cursor()
-    if loaded is None:
+    if loaded is None or not days:
         return None
     config, after_seq = loaded
     client = _client(config)
-    requests = [
-        (
-            online_calendar_id,
-            Claim(
-                online_calendar_id=online_calendar_id,
-                intervals=[TimeRange(start=iv.start, end=iv.end) for iv in chunk],
-                after_seq=after_seq,
-            ),
-        )
-        for online_calendar_id, intervals in claims
-        for chunk in _chunks(intervals)
-    ]
+    claims = _claims(days, after_seq)
     timeout = config.check_timeout_seconds
+    deadline = time.monotonic() + timeout
+    pending = PendingCheck(
+        claims, _executor.submit(_ask, client, claims, deadline), deadline, client, timeout
+    )
+    occupancy.on_rollback(pending.release)
+    return pending
 
-    def ask() -> Answers:
-        return [(cal, client.claim(claim, timeout=timeout)) for cal, claim in requests]
 
-    # Each call has its own timeout; the bound here guards against a server that answers
-    # byte by byte.
-    return PendingCheck(_executor.submit(ask), timeout * len(requests) + 1.0)
+def _skipped(exc: PortalError) -> None:
+    # No patient data here: the message names the portal and the kind of failure.
+    logger.warning("S9 check skipped, the change is saved unchecked: %s", exc.code)
+    message = _("Check with the portal skipped (%(reason)s).") % {"reason": exc.message}
+    # After the commit: writing SyncState now would hold its row lock together with the
+    # column lock, and the feed consumer takes them in the opposite order.
+    transaction.on_commit(functools.partial(state.record_error, message))
+
+
+def _after_refusal(pending: PendingCheck, claim: Claim, refused: ClaimRefused) -> bool:
+    """Whether the action may go ahead after all: the refusal names only bookings the
+    calendar holds already (pulled in before their feed event), so the claim is asked
+    once more with them as ``known`` — and then holds the time. Should the second answer
+    again name only bookings the calendar holds (pulled in meanwhile), the time is the
+    practice's own and the action goes ahead without a hold."""
+    for attempt in range(2):
+        ids = {b.booking_id for b in refused.bookings}
+        if not ids or _known_at_their_time(list(refused.bookings)) != ids:
+            return False
+        if attempt == 1:
+            return True
+        retry = claim.model_copy(update={"known": sorted(ids | set(claim.known))})
+        left = max(0.05, pending.deadline - time.monotonic())
+        answer = pending.client.claim(retry, timeout=left)
+        if isinstance(answer, ClaimResult):
+            return True
+        refused = answer
+    return True
+
+
+def _refusal(pending: PendingCheck, answer: ClaimRefused) -> OnlineBookingHoldsTime:
+    known = _known_at_their_time(list(answer.bookings))
+    unseen = [b for b in answer.bookings if b.booking_id not in known]
+    refused = answer.model_copy(update={"bookings": unseen})
+    first_day = pending.claims[0].days[0]
+    calendar = unseen[0].online_calendar_id if unseen else first_day.online_calendar_id
+    return OnlineBookingHoldsTime(_message(refused, _zone_of(calendar)), bookings=unseen)
 
 
 def finish_check(pending: PendingCheck | None) -> None:
-    """Raise ``OnlineBookingHoldsTime`` on a refusal; return quietly when the time is free
-    or the portal cannot answer (then the error is recorded for ``sync job status``)."""
+    """Raise ``OnlineBookingHoldsTime`` on a refusal (the claims granted before it are
+    released); return quietly when the time is held, or when the portal cannot answer
+    in time (then the error is recorded for ``sync job status`` and the action is saved
+    unchecked — the offline fallback)."""
     if pending is None:
         return
     try:
         try:
-            answers = pending.future.result(timeout=pending.timeout)
+            answers = pending.future.result(timeout=max(0.0, pending.deadline - time.monotonic()))
         except FutureTimeout:
             raise PortalTimeout(_("The portal does not answer in time."), code="timeout") from None
+        granted: list[str] = []
+        for i, claim in enumerate(pending.claims):
+            if i < len(answers):
+                answer = answers[i][1]
+            else:  # not sent: an earlier part was refused, but only by known bookings
+                left = max(0.05, pending.deadline - time.monotonic())
+                answer = pending.client.claim(claim, timeout=left)
+            if isinstance(answer, ClaimRefused) and not _after_refusal(pending, claim, answer):
+                pending.release(granted)
+                raise _refusal(pending, answer)
+            granted.append(claim.claim_id)
     except PortalError as exc:
-        # No patient data here: the message names the portal and the kind of failure.
-        logger.warning("S9 check skipped, the change is saved unchecked: %s", exc.code)
-        message = _("Check with the portal skipped (%(reason)s).") % {"reason": exc.message}
-        # After the commit: writing SyncState now would hold its row lock together with the
-        # column lock, and the feed consumer takes them in the opposite order.
-        transaction.on_commit(functools.partial(state.record_error, message))
-        return
-    for online_calendar_id, answer in answers:
-        if isinstance(answer, ClaimRefused):
-            _refuse(answer, online_calendar_id)
+        _skipped(exc)
 
 
-def check_claims(claims: list[tuple[int, list[Interval]]]) -> None:
-    """Ask the portal about each (online calendar id, newly claimed intervals) and wait."""
-    finish_check(start_check(claims))
+def check_claims(days: list[ClaimedDay]) -> None:
+    """Claim the time of each (online calendar id, local day, intervals) and wait."""
+    finish_check(start_check(days))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ssl
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,12 +18,19 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from termin360.connector.models import Mapping, SyncConfig, TlsProfile
-from termin360.connector.portal_client import PortalClient
+from termin360.connector.portal_client import (
+    CALL_DEADLINE,
+    AuthFailure,
+    PortalApi,
+    PortalClient,
+    PortalError,
+)
 from termin360.connector.selectors import sync_config
 from termin360.connector.services import claims
 from termin360.core.errors import ApplicationError, InvalidInput, NotFound
 from termin360.practice.models import Calendar, Column
 from termin360.practice.services.lookups import calendar_by_number, column_by_number
+from termin360.protocol.messages import CalendarList
 
 MIN_CHECK_TIMEOUT = 0.1
 MAX_CHECK_TIMEOUT = 30.0
@@ -119,13 +128,11 @@ def _readable(path: str, what: str) -> str:
     return path
 
 
-def save_tls_profile(
-    *, name: str, ca_bundle: str = "", client_cert: str = "", client_key: str = ""
-) -> TlsProfile:
-    """Create or replace a named TLS profile. The files are tried now, the way the
-    connector will load them, so a wrong path fails here and not at 3 a.m. in the job."""
-    if not name.strip():
-        raise InvalidInput(_("The TLS profile needs a name."), code="tls_profile_name")
+def checked_tls_files(
+    *, ca_bundle: str = "", client_cert: str = "", client_key: str = ""
+) -> tuple[str, str, str]:
+    """The files of a TLS profile, tried now the way the connector will load them, so a
+    wrong path fails here and not at 3 a.m. in the job."""
     ca_bundle = _readable(ca_bundle, _("CA certificates"))
     client_cert = _readable(client_cert, _("client certificate"))
     client_key = _readable(client_key, _("client key"))
@@ -143,6 +150,18 @@ def save_tls_profile(
             _("TLS profile: a file is not a readable PEM certificate or key."),
             code="tls_file_invalid",
         ) from None
+    return ca_bundle, client_cert, client_key
+
+
+def save_tls_profile(
+    *, name: str, ca_bundle: str = "", client_cert: str = "", client_key: str = ""
+) -> TlsProfile:
+    """Create or replace a named TLS profile (its files checked first)."""
+    if not name.strip():
+        raise InvalidInput(_("The TLS profile needs a name."), code="tls_profile_name")
+    ca_bundle, client_cert, client_key = checked_tls_files(
+        ca_bundle=ca_bundle, client_cert=client_cert, client_key=client_key
+    )
     profile, _created = TlsProfile.objects.update_or_create(
         name=name.strip(),
         defaults={"ca_bundle": ca_bundle, "client_cert": client_cert, "client_key": client_key},
@@ -211,7 +230,144 @@ def set_mappings(entries: list[tuple[int, int, int]]) -> list[Mapping]:
     return out
 
 
-def client_from_config(*, timeout: float = 10.0) -> PortalClient:
+# --------------------------------------------------------------------------- check with the portal
+
+# The check when settings are saved: one call, so an IT person at the command line or in
+# the settings page waits at most this long for a portal that does not answer.
+CHECK_DEADLINE_SECONDS = 10.0
+
+
+class PortalCheckFailed(ApplicationError):
+    """The portal did not confirm the settings; nothing was saved. ``reachable`` is False
+    when the portal could not be asked at all — then saving without the check is the
+    way out (the caller names it: ``--offline`` or the checkbox)."""
+
+    code = "portal_check_failed"
+
+    def __init__(self, message: str, *, reachable: bool, code: str) -> None:
+        super().__init__(message, code=code)
+        self.reachable = reachable
+
+
+# Tests of the settings page put an in-memory portal here.
+check_client_factory: Callable[..., PortalApi] = PortalClient
+
+
+@dataclass(frozen=True)
+class PlannedSettings:
+    """What the connector would use after a change: checked locally, not saved yet."""
+
+    portal_url: str
+    api_key: str
+    ca_bundle: str
+    client_cert: str
+    client_key: str
+    online_ids: list[int]
+
+
+def planned_settings(
+    *,
+    portal_url: str | None,
+    api_key: str | None = None,
+    tls_profile: str | None = None,
+    mappings: list[tuple[int, int, int]] | None = None,
+) -> PlannedSettings:
+    """The settings as they would be with these changes (``None``: keep what is stored),
+    validated as ``save_config`` and ``set_mappings`` would — before anything is asked
+    of the portal, so a typo is reported at once and not after a network wait."""
+    current = sync_config()
+    url = _clean_url(
+        portal_url if portal_url is not None else (current.portal_url if current else "")
+    )
+    key = (api_key if api_key is not None else (current.api_key if current else "")).strip()
+    if not key:
+        raise InvalidInput(
+            _("The API key is missing: the portal issues it to the practice."),
+            code="api_key_missing",
+        )
+    if tls_profile is not None:
+        profile = _profile_by_name(tls_profile) if tls_profile.strip() else None
+    else:
+        profile = current.tls_profile if current else None
+    if mappings is not None:
+        ids = [online_id for online_id, _column in _resolve(mappings)]
+    else:
+        ids = list(Mapping.objects.values_list("online_calendar_id", flat=True))
+    return PlannedSettings(
+        portal_url=url,
+        api_key=key,
+        ca_bundle=profile.ca_bundle if profile else "",
+        client_cert=profile.client_cert if profile else "",
+        client_key=profile.client_key if profile else "",
+        online_ids=ids,
+    )
+
+
+def check_with_portal(planned: PlannedSettings) -> CalendarList:
+    """Ask the portal with these settings which online calendars the key's practice has,
+    and refuse (``PortalCheckFailed``) a key the portal does not accept or a mapped online
+    calendar of another practice. Returns the portal's list (for the names, S1)."""
+    try:
+        client = check_client_factory(
+            planned.portal_url,
+            planned.api_key,
+            ca_bundle=planned.ca_bundle,
+            client_cert=planned.client_cert,
+            client_key=planned.client_key,
+            timeout=CHECK_DEADLINE_SECONDS,
+        )
+        try:
+            listing = client.calendars()
+        finally:
+            client.close()
+    except AuthFailure:
+        raise PortalCheckFailed(
+            _(
+                "The portal does not accept this API key (unknown or revoked). "
+                "Nothing has been saved."
+            ),
+            reachable=True,
+            code="api_key_refused",
+        ) from None
+    except PortalError as exc:
+        raise PortalCheckFailed(
+            _(
+                "The settings could not be checked with the portal: %(reason)s "
+                "Nothing has been saved."
+            )
+            % {"reason": exc.message},
+            reachable=False,
+            code="portal_not_checked",
+        ) from None
+    own = {c.id for c in listing.calendars}
+    foreign = sorted(set(planned.online_ids) - own)
+    if foreign:
+        raise PortalCheckFailed(
+            _(
+                "Online calendar %(ids)s does not belong to the practice of this API key "
+                "(%(practice)s; its online calendars: %(own)s). Nothing has been saved."
+            )
+            % {
+                "ids": ", ".join(map(str, foreign)),
+                "practice": listing.practice,
+                "own": ", ".join(map(str, sorted(own))) or "–",
+            },
+            reachable=True,
+            code="online_calendar_foreign",
+        )
+    return listing
+
+
+def store_names(listing: CalendarList) -> None:
+    """The portal's names of the practice and of the mapped online calendars (S1)."""
+    SyncConfig.objects.filter(pk=1).update(practice_name=listing.practice[:150])
+    for calendar in listing.calendars:
+        Mapping.objects.filter(online_calendar_id=calendar.id).update(
+            online_name=calendar.name[:150]
+        )
+
+
+def client_from_config(*, timeout: float = CALL_DEADLINE) -> PortalClient:
     """A portal client as configured; ``NotConfigured`` before ``termin360 sync config``."""
     config = sync_config()
     if config is None or not config.portal_url or not config.api_key:

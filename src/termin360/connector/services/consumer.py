@@ -172,6 +172,7 @@ def _place(ob: OnlineBooking, mapping: Mapping, subject: tuple[int | None, str])
     elif ob.match == OnlineBooking.Match.AMBIGUOUS:
         _flag(appt, "ambiguous_patient")
     ob.appointment = appt
+    ob.placed_start, ob.placed_end = appt.start, appt.end
     ob.mapping = mapping
     if decision.in_slots:
         ob.placement = OnlineBooking.Placement.SLOT
@@ -260,7 +261,16 @@ def _apply(booking: BookingState, kind: str, seq: int | None) -> Outcome:
         else:
             outcome = _place_new(ob) or "unchanged"
     elif ob.status == OnlineBooking.Status.CANCELLED:
-        outcome = "unchanged"  # a cancelled booking never comes back
+        # A cancelled booking never comes back; should its appointment still be there,
+        # it goes now.
+        outcome = "unchanged"
+        if ob.appointment_id is not None:
+            _delete_appointment(ob)
+            outcome = "cancelled"
+    elif seq is not None and seq <= ob.last_seq:
+        # Older than what the connector has (the portal's answer to a practice change
+        # told it a later state): applying it would undo the practice's newer change.
+        outcome = "unchanged"
     elif booking.status == "cancelled":
         outcome = _cancel(ob, booking)
     elif kind == "booked" or (ob.start == booking.start and ob.end == booking.end):

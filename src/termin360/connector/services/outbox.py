@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import operator
 import random
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -32,7 +33,13 @@ from termin360.practice.domain.runs import GridCell
 from termin360.practice.models import Column
 from termin360.practice.services import occupancy
 from termin360.practice.services.grid_cells import day_slots, facts_of, reserved_intervals
-from termin360.protocol.messages import MAX_BATCH_DAYS, BusyBatch, BusyDay, TimeRange
+from termin360.protocol.messages import (
+    MAX_BATCH_DAYS,
+    MAX_SETTLES_PER_DAY,
+    BusyBatch,
+    BusyDay,
+    TimeRange,
+)
 
 RELAY_BATCH = 200
 MAX_BACKOFF_SECONDS = 60
@@ -55,16 +62,15 @@ def busy_of_column_day(column: Column, day: date) -> list[Interval]:
     return busy.busy_intervals(cells, reserved)
 
 
-def bump_outbox(mapping: Mapping, days: list[date]) -> None:
+def bump_outbox(mapping: Mapping, days: list[date], claim_id: str | None = None) -> None:
     """Queue these days of the mapping for the relay: a new entry, or ``version + 1`` on
-    the waiting one (so a relay sending the old version keeps it)."""
+    the waiting one (so a relay sending the old version keeps it). ``claim_id``: the S9
+    claim of the action that changed the days — the busy state sent next settles it."""
     if not days:
         return
-    if len(days) == 1:  # the common case, one change to one day: two statements at most
-        if not OutboxEntry.objects.filter(mapping=mapping, day=days[0]).update(
-            version=F("version") + 1
-        ):
-            OutboxEntry.objects.create(mapping=mapping, day=days[0])
+    if claim_id is not None or len(days) == 1:
+        for day in days:
+            _bump_one(mapping, day, claim_id)
         return
     OutboxEntry.objects.filter(mapping=mapping, day__in=days).update(version=F("version") + 1)
     waiting = set(
@@ -75,12 +81,35 @@ def bump_outbox(mapping: Mapping, days: list[date]) -> None:
     )
 
 
+def _bump_one(mapping: Mapping, day: date, claim_id: str | None) -> None:
+    """The common case, one change to one day: two statements at most (three with a
+    claim). The relay may delete the entry meanwhile (it is not under the column lock),
+    hence the conditional update and the create when it is gone."""
+    if claim_id is None:
+        if OutboxEntry.objects.filter(mapping=mapping, day=day).update(version=F("version") + 1):
+            return
+        OutboxEntry.objects.create(mapping=mapping, day=day)
+        return
+    entry = OutboxEntry.objects.filter(mapping=mapping, day=day).first()
+    if entry is not None:
+        claims = [*entry.claims, claim_id][-MAX_SETTLES_PER_DAY:]
+        if OutboxEntry.objects.filter(pk=entry.pk, version=entry.version).update(
+            version=entry.version + 1, claims=claims
+        ):
+            return
+    OutboxEntry.objects.create(mapping=mapping, day=day, claims=[claim_id])
+
+
 def record_busy_state(mapping: Mapping, day: date, intervals: list[Interval]) -> list[Interval]:
     """Store the day's busy state; queue it if it changed. Returns the time newly claimed
     compared with the state stored before."""
     change = _compare(mapping, day, intervals)
     _store(change)
     return change.claimed
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
 
 
 @dataclass
@@ -108,16 +137,22 @@ def _compare(mapping: Mapping, day: date, intervals: list[Interval]) -> _DayChan
     return _DayChange(mapping, day, row, old, intervals)
 
 
-def _store(change: _DayChange) -> None:
+def _store(change: _DayChange, claim_id: str | None = None) -> None:
     if not change.changed:
         return
     serialized = busy.to_json(change.new)
     if change.row is None:
-        BusyState.objects.create(mapping=change.mapping, day=change.day, intervals=serialized)
+        BusyState.objects.create(
+            mapping=change.mapping,
+            day=change.day,
+            intervals=serialized,
+            revision=busy.next_revision(0, now_us()),
+        )
     else:
         change.row.intervals = serialized
-        change.row.save(update_fields=["intervals"])
-    bump_outbox(change.mapping, [change.day])
+        change.row.revision = busy.next_revision(change.row.revision, now_us())
+        change.row.save(update_fields=["intervals", "revision"])
+    bump_outbox(change.mapping, [change.day], claim_id)
 
 
 def on_occupancy_change(touched: frozenset[tuple[int, date]]) -> None:
@@ -140,15 +175,17 @@ def on_occupancy_change(touched: frozenset[tuple[int, date]]) -> None:
         for column_id, day in sorted(touched)
         if column_id in mappings
     ]
-    claimed: dict[int, tuple[Mapping, list[Interval]]] = {}
-    for change in changes:
-        if change.claimed:
-            claimed.setdefault(change.mapping.pk, (change.mapping, []))[1].extend(change.claimed)
+    claimed = [
+        (change.mapping.online_calendar_id, change.day, change.claimed)
+        for change in changes
+        if change.claimed
+    ]
     pending = None
     if claimed and occupancy.current_origin() == "staff":
-        pending = claims.start_check([(m.online_calendar_id, ivs) for m, ivs in claimed.values()])
+        pending = claims.start_check(claimed)
+    claim_of = pending.claim_of if pending is not None else {}
     for change in changes:
-        _store(change)
+        _store(change, claim_of.get((change.mapping.online_calendar_id, change.day)))
     claims.finish_check(pending)
 
 
@@ -170,12 +207,16 @@ def backoff_seconds(attempts: int) -> float:
     return float(base * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not security
 
 
-def _busy_day(entry: OutboxEntry, states: dict[tuple[int, date], list[Interval]]) -> BusyDay:
-    intervals = states.get((entry.mapping_id, entry.day), [])
+def _busy_day(
+    entry: OutboxEntry, states: dict[tuple[int, date], tuple[list[Interval], int]]
+) -> BusyDay:
+    intervals, revision = states.get((entry.mapping_id, entry.day), ([], 0))
     return BusyDay(
         online_calendar_id=entry.mapping.online_calendar_id,
         day=entry.day,
         intervals=[TimeRange(start=iv.start, end=iv.end) for iv in intervals],
+        revision=revision,
+        settles=list(entry.claims)[-MAX_SETTLES_PER_DAY:],
     )
 
 
@@ -201,9 +242,12 @@ def relay_once(
     batch = list(entries.order_by("created_at", "id")[:limit])
     if not batch:
         return 0
+    # The states are read after the entries: a state is then at least as new as the claims
+    # its entry names, so settling them never frees time the state does not block yet.
     wanted = functools.reduce(operator.or_, (Q(mapping_id=e.mapping_id, day=e.day) for e in batch))
     states = {
-        (s.mapping_id, s.day): busy.from_json(s.intervals) for s in BusyState.objects.filter(wanted)
+        (s.mapping_id, s.day): (busy.from_json(s.intervals), s.revision)
+        for s in BusyState.objects.filter(wanted)
     }
     body = BusyBatch(days=[_busy_day(e, states) for e in batch])
     try:

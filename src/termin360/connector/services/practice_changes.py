@@ -1,5 +1,6 @@
-"""S10: the practice deleted or moved an online booking's appointment — the portal must
-cancel or move the booking and tell the patient.
+"""S10: the practice deleted, moved, extended or shortened an online booking's appointment
+— the portal must cancel or move the booking (to the appointment's new start and end)
+and tell the patient.
 
 Not sent from inside the practice transaction (the staff must not wait for the portal
 nor fail because of it): the relay finds these bookings afterwards
@@ -27,13 +28,21 @@ CANCEL_REASON = "Termin von der Praxis abgesagt"
 MOVE_REFUSED_FLAG = "online_move_refused"
 
 
-def _store_state(ob: OnlineBooking, state: BookingState) -> None:
+def _store_state(
+    ob: OnlineBooking, state: BookingState, appointment: Appointment | None = None
+) -> None:
+    """The portal's answer is the booking after our change: feed events up to its
+    ``seq`` (the echo of this change, or of an earlier one) bring nothing newer; the
+    ``appointment`` as it is now is what the portal agreed to."""
+    ob.last_seq = max(ob.last_seq, state.seq)
+    if appointment is not None:
+        ob.placed_start, ob.placed_end = appointment.start, appointment.end
     ob.status = state.status
     ob.start, ob.end = state.start, state.end
     if state.status == "cancelled":
         ob.cancelled_at = state.cancelled_at or timezone.now()
         ob.cancelled_by = (state.cancelled_by or "practice")[:10]
-    ob.refused_start = None
+    ob.refused_start = ob.refused_end = None
     ob.practice_change_error = ""
     ob.save()
 
@@ -59,7 +68,9 @@ def _cancel(client: PortalApi, ob: OnlineBooking) -> bool:
 
 def _move(client: PortalApi, ob: OnlineBooking, appt: Appointment) -> bool:
     assert appt.start is not None and appt.end is not None
-    key = f"move-{ob.booking_id}-{appt.start.isoformat()}"
+    # The key names the whole change: a shortened appointment at the same start is
+    # another change than the move before it.
+    key = f"move-{ob.booking_id}-{appt.start.isoformat()}-{appt.end.isoformat()}"
     try:
         state = client.move_booking(
             ob.booking_id, PracticeMove(start=appt.start, end=appt.end), key
@@ -69,15 +80,15 @@ def _move(client: PortalApi, ob: OnlineBooking, appt: Appointment) -> bool:
         # the staff put it, flagged, and this move is not sent again (``refused_start``).
         logger.warning("practice move of online booking %s refused: %s", ob.booking_id, exc.code)
         with transaction.atomic():
-            ob.refused_start = appt.start
+            ob.refused_start, ob.refused_end = appt.start, appt.end
             ob.practice_change_error = exc.message[:300]
-            ob.save(update_fields=["refused_start", "practice_change_error"])
+            ob.save(update_fields=["refused_start", "refused_end", "practice_change_error"])
             if exc.status == 409:
                 Appointment.objects.filter(pk=appt.pk).update(
                     flagged=True, flag_reason=MOVE_REFUSED_FLAG
                 )
         return False
-    _store_state(ob, state)
+    _store_state(ob, state, appt)
     return True
 
 

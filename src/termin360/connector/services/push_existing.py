@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from termin360.connector.domain import busy
 from termin360.connector.models import BusyState, Mapping
-from termin360.connector.services.outbox import bump_outbox
+from termin360.connector.services.outbox import bump_outbox, now_us
 from termin360.core.errors import InvalidInput
 from termin360.core.intervals import Interval
 from termin360.practice.domain.runs import GridCell
@@ -111,18 +111,25 @@ def push_existing(
         days = sorted(by_day)
         total = len(days)
         changed, new = [], []
+        now = now_us()
         for done, day in enumerate(days, start=1):
             serialized = busy.to_json(by_day[day])
             row = stored.get(day)
+            # A new revision for every day, changed or not: the point is to send it again,
+            # and the portal must not take it for a repeat of what it has (or had lost).
             if row is None:
-                new.append(BusyState(mapping=mapping, day=day, intervals=serialized))
-            elif row.intervals != serialized:
+                revision = busy.next_revision(0, now)
+                new.append(
+                    BusyState(mapping=mapping, day=day, intervals=serialized, revision=revision)
+                )
+            else:
                 row.intervals = serialized
+                row.revision = busy.next_revision(row.revision, now)
                 changed.append(row)
             if progress is not None and (done % 50 == 0 or done == total):
                 progress(done, total)
         BusyState.objects.bulk_create(new, batch_size=500)
-        BusyState.objects.bulk_update(changed, ["intervals"], batch_size=500)
+        BusyState.objects.bulk_update(changed, ["intervals", "revision"], batch_size=500)
         for start in range(0, total, 500):
             bump_outbox(mapping, days[start : start + 500])
     return PushResult(days=total, appointments=appointments)

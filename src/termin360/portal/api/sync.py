@@ -25,6 +25,7 @@ from termin360.portal.services import practices, sync, sync_feed
 from termin360.portal.services.sync_idempotency import Answer, run_once
 from termin360.protocol import IDEMPOTENCY_HEADER, MAX_FEED_WAIT_SECONDS
 from termin360.protocol.messages import (
+    MAX_CLAIM_ID_LENGTH,
     MAX_FEED_PAGE,
     BookingState,
     BusyBatch,
@@ -32,6 +33,7 @@ from termin360.protocol.messages import (
     CalendarList,
     Claim,
     ClaimRefused,
+    ClaimReleased,
     ClaimResult,
     ErrorBody,
     FeedPage,
@@ -75,6 +77,9 @@ IdempotencyKey = Annotated[
     Header(alias=IDEMPOTENCY_HEADER, description="any unique text up to 100 characters"),
 ]
 BookingId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ClaimIdPath = Annotated[
+    str, Path(min_length=8, max_length=MAX_CLAIM_ID_LENGTH, pattern=r"^[\w-]+$")
+]
 ERRORS = {401: ErrorBody, 404: ErrorBody, 422: ErrorBody}
 
 
@@ -120,12 +125,14 @@ def put_busy(
     request: HttpRequest, body: BusyBatch, idempotency_key: IdempotencyKey = None
 ) -> HttpResponse:
     """Replace the busy time of whole (online calendar, day)s with what the practice
-    calendar holds (S8). Free slots of those days follow at once."""
+    calendar holds (S8). Free slots of those days follow at once. A day whose
+    ``revision`` is lower than the one the portal has is left as it is (``stale``); the
+    claims a day ``settles`` stop holding time on that day (S9)."""
     practice = _practice(request)
 
     def action() -> Answer:
-        applied = sync.replace_busy(practice=practice, days=body.days)
-        return Answer(200, BusyBatchResult(applied=applied).model_dump(mode="json"))
+        result = sync.replace_busy(practice=practice, days=body.days)
+        return Answer(200, result.model_dump(mode="json"))
 
     return _respond(
         request,
@@ -141,11 +148,20 @@ def put_busy(
 
 @sync_api.post("/claims", response={200: ClaimResult, 409: ClaimRefused, **ERRORS})
 def claims(request: HttpRequest, body: Claim) -> ClaimResult:
-    """S9: may the practice occupy this time? 409 ``online_booking_holds_time`` with the
-    bookings the connector has not seen yet (booked after ``after_seq``) that hold it.
-    Changes nothing, so it needs no Idempotency-Key."""
-    sync.check_claim(practice=_practice(request), claim=body)
-    return ClaimResult(ok=True)
+    """S9: a practice action wants to occupy this time. 409 ``online_booking_holds_time``
+    with the bookings the connector has not seen yet (booked or moved after ``after_seq``,
+    not in ``known``) that hold it; otherwise the portal holds the time under
+    ``claim_id`` — online bookings are refused there — until the busy state of the day
+    arrives naming the claim (``settles``), the claim is released, or ``expires_at``.
+    Sending the same ``claim_id`` again changes nothing, so it needs no Idempotency-Key."""
+    return sync.claim(practice=_practice(request), claim=body)
+
+
+@sync_api.post("/claims/{claim_id}/release", response={200: ClaimReleased, **ERRORS})
+def release_claim(request: HttpRequest, claim_id: ClaimIdPath) -> ClaimReleased:
+    """S9: the practice action behind the claim was not saved — its holds end at once.
+    Releasing twice, or a claim the portal never got, answers ``released: false``."""
+    return sync.release(practice=_practice(request), claim_id=claim_id)
 
 
 @sync_api.post(

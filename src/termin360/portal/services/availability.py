@@ -18,7 +18,8 @@ from termin360.portal.domain.availability import (
     free_slots_by_day,
     next_free_slot,
 )
-from termin360.portal.models import Absence, Booking, BusyInterval, OnlineCalendar
+from termin360.portal.models import Absence, Booking, BusyInterval, Hold, OnlineCalendar
+from termin360.portal.services.sync_claims import active_holds
 
 
 def rules_of(calendar: OnlineCalendar) -> CalendarRules:
@@ -36,8 +37,9 @@ def rules_of(calendar: OnlineCalendar) -> CalendarRules:
 def blocked_by_calendar(
     calendar_ids: list[int], start: datetime, end: datetime, *, exclude_booking: int | None = None
 ) -> dict[int, list[Interval]]:
-    """Absences, busy times pushed by the practice and active bookings in [start, end),
-    per calendar — three queries however many calendars (search loads a page at once)."""
+    """Absences, busy times pushed by the practice, time held for a practice action (S9
+    claims) and active bookings in [start, end), per calendar — four queries however
+    many calendars (search loads a page at once)."""
     blocked: dict[int, list[Interval]] = defaultdict(list)
     bookings = Booking.objects.filter(
         calendar_id__in=calendar_ids, status=Booking.Status.ACTIVE, start__lt=end, end__gt=start
@@ -48,6 +50,9 @@ def blocked_by_calendar(
         blocked[cal_id].append(Interval(s, e))
     busy = BusyInterval.objects.filter(calendar_id__in=calendar_ids, start__lt=end, end__gt=start)
     for cal_id, s, e in busy.values_list("calendar_id", "start", "end"):
+        blocked[cal_id].append(Interval(s, e))
+    holds = Hold.objects.filter(active_holds(calendar_ids, start, end))
+    for cal_id, s, e in holds.values_list("calendar_id", "start", "end"):
         blocked[cal_id].append(Interval(s, e))
     # Absences are whole local days; a day either side covers any zone's offset.
     absences = Absence.objects.filter(

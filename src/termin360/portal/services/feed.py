@@ -31,9 +31,9 @@ def _utc(instant: datetime | None) -> datetime | None:
     return instant.astimezone(UTC) if instant is not None else None
 
 
-def booking_state(booking: Booking) -> BookingState:
-    """The booking as the connector sees it (S5, S6: everything needed to place it).
-    Times in UTC, whatever offset the change came in with."""
+def booking_state(booking: Booking, seq: int = 0) -> BookingState:
+    """The booking as the connector sees it (S5, S6: everything needed to place it), as of
+    change ``seq`` of the feed. Times in UTC, whatever offset the change came in with."""
     return BookingState(
         booking_id=booking.pk,
         online_calendar_id=booking.calendar_id,
@@ -53,11 +53,20 @@ def booking_state(booking: Booking) -> BookingState:
         booked_at=_utc(booking.created_at),
         cancelled_at=_utc(booking.cancelled_at),
         cancelled_by=booking.cancelled_by or None,
+        seq=seq,
     )
 
 
-def booking_payload(booking: Booking) -> dict[str, Any]:
-    return booking_state(booking).model_dump(mode="json")
+def booking_payload(booking: Booking, seq: int = 0) -> dict[str, Any]:
+    return booking_state(booking, seq).model_dump(mode="json")
+
+
+def last_seq_of(booking: Booking) -> int:
+    """The feed number of the booking's latest change (0 if it has none)."""
+    last = (
+        ChangeEvent.objects.filter(booking=booking).order_by("-seq").values_list("seq", flat=True)
+    ).first()
+    return int(last or 0)
 
 
 def append_event(practice: Practice, booking: Booking, kind: str) -> ChangeEvent:
@@ -71,7 +80,7 @@ def append_event(practice: Practice, booking: Booking, kind: str) -> ChangeEvent
         seq=practice.feed_seq,
         booking=booking,
         kind=kind,
-        payload=booking_payload(booking),
+        payload=booking_payload(booking, practice.feed_seq),
     )
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:

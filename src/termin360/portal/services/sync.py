@@ -3,8 +3,8 @@
 - ``replace_busy``: the practice calendar's busy time of whole (online calendar, local
   day)s replaces what the portal had for those days (S8, S12) — state, not deltas, so a
   resent day is harmless;
-- ``check_claim``: S9 — may the practice occupy this time, or does an online booking the
-  connector has not seen yet hold it?
+- ``claim`` / ``release``: S9 — hold time for a practice action, unless an online booking
+  the connector has not seen yet holds it (``sync_claims``);
 - ``cancel_booking`` / ``move_booking``: S10 — the practice deleted or moved an online
   booking in its calendar (``services.bookings`` does the change, the feed event and the
   patient's mail);
@@ -16,9 +16,11 @@ practice exactly like one that does not exist.
 
 from __future__ import annotations
 
+import functools
+import operator
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,25 +29,22 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from termin360.core.errors import Conflict, InvalidInput, NotFound
+from termin360.core.errors import InvalidInput, NotFound
 from termin360.core.timezones import day_bounds_utc
-from termin360.portal.models import Booking, BusyInterval, ChangeEvent, OnlineCalendar, Practice
-from termin360.portal.services import bookings, feed
+from termin360.portal.models import Booking, BusyInterval, BusyRevision, OnlineCalendar, Practice
+from termin360.portal.services import bookings, feed, sync_claims
 from termin360.protocol.messages import (
+    BusyBatchResult,
     BusyDay,
     CalendarInfo,
     CalendarList,
     Claim,
+    ClaimReleased,
+    ClaimResult,
     Receipt,
+    TimeRange,
 )
 from termin360.webapi.schemas import FIRST_DAY, LAST_DAY
-
-
-class OnlineBookingHoldsTime(Conflict):
-    """S9: an online booking the connector has not seen yet holds the claimed time. The
-    answer lists those bookings (``bookings``) so that the connector can pull them in."""
-
-    code = "online_booking_holds_time"
 
 
 def _unknown_calendar() -> NotFound:
@@ -104,88 +103,114 @@ def calendar_list(practice: Practice) -> CalendarList:
 # --------------------------------------------------------------------------- busy time (S8)
 
 
-def _check_day(day: BusyDay, tz: ZoneInfo) -> None:
+def _check_day(day: date, intervals: Sequence[TimeRange], tz: ZoneInfo) -> None:
     """An interval of a day must touch that local day (or the one before or after: a
     night appointment may cross midnight) — anything else is a connector bug that would
     block time the practice never meant to."""
-    if not FIRST_DAY < day.day < LAST_DAY:
+    if not FIRST_DAY < day < LAST_DAY:
         raise InvalidInput(_("The day lies outside the supported range."), code="bad_day")
-    lo = day_bounds_utc(day.day - timedelta(days=1), tz)[0]
-    hi = day_bounds_utc(day.day + timedelta(days=1), tz)[1]
-    for iv in day.intervals:
+    lo = day_bounds_utc(day - timedelta(days=1), tz)[0]
+    hi = day_bounds_utc(day + timedelta(days=1), tz)[1]
+    for iv in intervals:
         if not (iv.start < hi and iv.end > lo):
             raise InvalidInput(
                 _("A busy interval lies outside the day it was sent for (%(day)s).")
-                % {"day": day.day.isoformat()},
+                % {"day": day.isoformat()},
                 code="interval_outside_day",
             )
 
 
-def replace_busy(*, practice: Practice, days: Sequence[BusyDay]) -> int:
+def _newest(days: Sequence[BusyDay]) -> list[BusyDay]:
+    """One state per (calendar, day): the highest revision; of equal ones the later."""
+    chosen: dict[tuple[int, date], BusyDay] = {}
+    for day in days:
+        key = (day.online_calendar_id, day.day)
+        if key not in chosen or day.revision >= chosen[key].revision:
+            chosen[key] = day
+    return list(chosen.values())
+
+
+def replace_busy(*, practice: Practice, days: Sequence[BusyDay]) -> BusyBatchResult:
     """Replace the busy intervals of each (online calendar, day) in ``days`` — all of them
-    in one transaction. A day sent twice in one batch: the later one counts."""
+    in one transaction — unless the portal has a newer revision of that day already; end
+    the holds of the claims each day settles (S9).
+
+    Under the practice lock, like bookings and claims: a booking checking the time sees
+    either the hold or the busy state that replaced it, never neither."""
     _calendars_of(practice, {d.online_calendar_id for d in days})
     tz = ZoneInfo(practice.time_zone)
     for day in days:
-        _check_day(day, tz)
+        _check_day(day.day, day.intervals, tz)
+    stale = 0
     with transaction.atomic():
+        feed.lock_practice(practice.pk)
         for day in days:
-            BusyInterval.objects.filter(calendar_id=day.online_calendar_id, day=day.day).delete()
+            sync_claims.settle(
+                practice=practice, calendar_id=day.online_calendar_id, day=day.day, keys=day.settles
+            )
+        newest = _newest(days)
+        wanted = functools.reduce(
+            operator.or_, (Q(calendar_id=d.online_calendar_id, day=d.day) for d in newest)
+        )
+        have = {(r.calendar_id, r.day): r.revision for r in BusyRevision.objects.filter(wanted)}
+        # Revision 0: a connector that does not count revisions; its state always applies.
+        fresh = [
+            d
+            for d in newest
+            if d.revision == 0 or d.revision > have.get((d.online_calendar_id, d.day), -1)
+        ]
+        stale = len(newest) - len(fresh)
+        if fresh:
+            replaced = functools.reduce(
+                operator.or_, (Q(calendar_id=d.online_calendar_id, day=d.day) for d in fresh)
+            )
+            BusyInterval.objects.filter(replaced).delete()
             BusyInterval.objects.bulk_create(
                 BusyInterval(
-                    calendar_id=day.online_calendar_id, day=day.day, start=iv.start, end=iv.end
+                    calendar_id=d.online_calendar_id, day=d.day, start=iv.start, end=iv.end
                 )
-                for iv in day.intervals
+                for d in fresh
+                for iv in d.intervals
             )
-    return len(days)
+            BusyRevision.objects.bulk_create(
+                [
+                    BusyRevision(calendar_id=d.online_calendar_id, day=d.day, revision=d.revision)
+                    for d in fresh
+                    if d.revision
+                ],
+                update_conflicts=True,
+                unique_fields=["calendar", "day"],
+                update_fields=["revision"],
+            )
+    return BusyBatchResult(applied=len(days) - stale, stale=stale)
 
 
-# --------------------------------------------------------------------------- S9 check
+# --------------------------------------------------------------------------- S9 claims
 
 
-def _describe(booking: Booking, tz: ZoneInfo) -> str:
-    local = booking.start.astimezone(tz)
-    return _("booking %(id)s, %(when)s") % {"id": booking.pk, "when": f"{local:%d.%m.%Y %H:%M}"}
-
-
-def check_claim(*, practice: Practice, claim: Claim) -> None:
-    """Refuse (``OnlineBookingHoldsTime``) if an active online booking of the calendar
-    overlaps the claimed intervals and was booked after ``after_seq`` — the connector's
-    cursor, so it has not placed that booking yet. A booking it has seen is its own
-    business: the practice calendar already shows it, and moving onto it is the practice's
-    decision (S10 then moves or cancels it)."""
-    _check_owned(practice, claim.online_calendar_id)
-    unseen = ChangeEvent.objects.filter(
-        practice=practice, kind="booked", seq__gt=claim.after_seq
-    ).values("booking_id")
-    overlap = Q()
-    for iv in claim.intervals:
-        overlap |= Q(start__lt=iv.end, end__gt=iv.start)
-    holding = list(
-        Booking.objects.filter(
-            overlap,
-            calendar_id=claim.online_calendar_id,
-            status=Booking.Status.ACTIVE,
-            pk__in=unseen,
-        )
-        .select_related("visit_type")
-        .order_by("start")
-    )
-    if not holding:
-        return
+def claim(*, practice: Practice, claim: Claim) -> ClaimResult:
+    """S9: hold the claimed time for a practice action, or refuse
+    (``sync_claims.OnlineBookingHoldsTime``) naming the unseen booking that holds it."""
+    for calendar_id in sorted({d.online_calendar_id for d in claim.days}):
+        _check_owned(practice, calendar_id)
     tz = ZoneInfo(practice.time_zone)
-    raise OnlineBookingHoldsTime(
-        _("This time is booked online (%(bookings)s).")
-        % {"bookings": "; ".join(_describe(b, tz) for b in holding)},
-        bookings=[feed.booking_payload(b) for b in holding],
-    )
+    for day in claim.days:
+        _check_day(day.day, day.intervals, tz)
+    return sync_claims.claim_time(practice=practice, claim=claim)
+
+
+def release(*, practice: Practice, claim_id: str) -> ClaimReleased:
+    """S9: the practice action behind the claim was not saved; its holds end."""
+    released = sync_claims.release_claim(practice=practice, key=claim_id)
+    return ClaimReleased(claim_id=claim_id, released=released)
 
 
 # --------------------------------------------------------------------------- S10
 
 
 def _state(booking: Booking) -> dict[str, Any]:
-    return feed.booking_payload(Booking.objects.select_related("visit_type").get(pk=booking.pk))
+    fresh = Booking.objects.select_related("visit_type").get(pk=booking.pk)
+    return feed.booking_payload(fresh, feed.last_seq_of(fresh))
 
 
 def cancel_booking(*, practice: Practice, booking_id: int, reason: str) -> dict[str, Any]:

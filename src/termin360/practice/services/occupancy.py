@@ -12,6 +12,9 @@ set of touched (column id, day) pairs. An exception in a listener rolls the
 whole change back — which is what the outbox needs. If that exception has an
 ``after_rollback()`` method, it is called once the transaction is gone (the
 connector uses it to pull in the online booking that refused a change, S9).
+A listener may also ask, with ``on_rollback(callback)``, to be told when the change
+does not happen after all — whatever the reason (the connector then releases the time
+it claimed on the portal).
 
 ``current_origin()`` tells a listener who is changing: ``"staff"`` (default),
 ``"grid_edit"`` (editing a year's grid) or ``"sync"`` (the connector placing
@@ -20,6 +23,7 @@ online bookings); set it with ``with origin("…"):``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -34,6 +38,8 @@ OccupancyListener = Callable[[frozenset[tuple[int, date]]], None]
 
 _listeners: list[OccupancyListener] = []
 _origin: ContextVar[str] = ContextVar("occupancy_origin", default="staff")
+_current: ContextVar[OccupancyChange | None] = ContextVar("occupancy_change", default=None)
+log = logging.getLogger(__name__)
 
 
 def current_origin() -> str:
@@ -59,9 +65,18 @@ def remove_occupancy_listener(listener: OccupancyListener) -> None:
         _listeners.remove(listener)
 
 
+def on_rollback(callback: Callable[[], None]) -> None:
+    """Call ``callback`` (without arguments, after the rollback) if the change being made
+    now is rolled back. Outside an occupancy change it is never called."""
+    change = _current.get()
+    if change is not None:
+        change.rollback_callbacks.append(callback)
+
+
 @dataclass
 class OccupancyChange:
     touched: set[tuple[int, date]] = field(default_factory=set)
+    rollback_callbacks: list[Callable[[], None]] = field(default_factory=list)
 
     def lock(self, *columns: Column | int) -> None:
         """Serialize writers per column. Lock in id order so two writers never deadlock."""
@@ -76,9 +91,19 @@ class OccupancyChange:
             self.touch(column_id, day)
 
 
+def _rolled_back(change: OccupancyChange) -> None:
+    for callback in change.rollback_callbacks:
+        try:
+            callback()
+        except Exception:  # a follow-up must not hide why the change failed
+            log.exception("a rollback callback of an occupancy change failed")
+
+
 @contextmanager
 def occupancy_change() -> Iterator[OccupancyChange]:
     change = OccupancyChange()
+    parent = _current.get()
+    token = _current.set(change)
     try:
         with transaction.atomic():
             yield change
@@ -87,7 +112,13 @@ def occupancy_change() -> Iterator[OccupancyChange]:
                 for listener in list(_listeners):
                     listener(frozen)
     except Exception as exc:
+        _current.reset(token)
+        _rolled_back(change)
         follow_up = getattr(exc, "after_rollback", None)
         if callable(follow_up) and not transaction.get_connection().in_atomic_block:
             follow_up()
         raise
+    _current.reset(token)
+    if parent is not None:
+        # Saved only as part of the enclosing change: undone if that one is.
+        parent.rollback_callbacks.extend(change.rollback_callbacks)
