@@ -45,14 +45,14 @@ def portal() -> FakePortal:
 
 
 def _connect(practice: Practice, portal: FakePortal, monkeypatch: pytest.MonkeyPatch) -> Connected:
-    from termin360.connector.services import claims, config
+    from termin360.connector.services import claims, config, config_check
 
     config.save_config(portal_url="https://portal.example.de", api_key="t360-test-key")
     config.set_mappings([(CAL_A, 1, 1), (CAL_B, 1, 2)])
     claims.reset_client()
     monkeypatch.setattr(claims, "client_factory", lambda _config: portal)
     # Saving settings asks the portal first (S1): the same fake answers.
-    monkeypatch.setattr(config, "check_client_factory", lambda *_args, **_kwargs: portal)
+    monkeypatch.setattr(config_check, "check_client_factory", lambda *_args, **_kwargs: portal)
     return Connected(practice, portal)
 
 

@@ -10,6 +10,7 @@ from termin360.connector.models import OnlineBooking, SyncConfig, SyncState
 from termin360.connector.portal_client import AuthFailure, PortalTimeout, Refused
 from termin360.connector.services import claims, config
 from termin360.connector.services.claims import OnlineBookingHoldsTime
+from termin360.core.errors import Conflict
 from termin360.practice.models import Appointment
 from termin360.practice.services import appointments, slots
 from tests.conftest import Api, assert_error
@@ -236,3 +237,17 @@ def test_s9_a_refusal_naming_only_a_booking_pulled_in_already_asks_again_and_hol
     assert claims_sent == 3
     assert any(day[2] == c.at(0, "11:00") for day in c.portal.active_holds())
     assert online(b.booking_id).appointment is not None
+
+
+def test_a_slot_taken_by_a_placed_online_booking_is_refused_naming_it(connected: Connected) -> None:
+    c = connected
+    c.portal.book(CAL_A, c.at(0, "09:00"), last_name="Sommer", first_name="Lea")
+    pull(c.portal)
+    with pytest.raises(Conflict) as err:
+        staff_books(c, 0, "09:00")
+    assert err.value.code == "slot_taken"
+    assert "online gebucht" in err.value.message and "Sommer, Lea" in err.value.message
+    staff_books(c, 0, "09:15")  # next to it: fine
+    with pytest.raises(Conflict) as err:
+        staff_books(c, 0, "09:15")
+    assert err.value.message == "Dieser Termin ist bereits vergeben."  # a staff appointment

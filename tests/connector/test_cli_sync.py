@@ -43,10 +43,10 @@ KEY = "t360_demo_key_0123456789abcdef"
 @pytest.fixture
 def checking_portal(monkeypatch: pytest.MonkeyPatch) -> FakePortal:
     """The portal ``sync config`` asks before it saves (S1): calendars 101 and 102."""
-    from termin360.connector.services import config
+    from termin360.connector.services import config_check
 
     portal = FakePortal()
-    monkeypatch.setattr(config, "check_client_factory", lambda *_a, **_k: portal)
+    monkeypatch.setattr(config_check, "check_client_factory", lambda *_a, **_k: portal)
     return portal
 
 

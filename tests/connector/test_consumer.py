@@ -327,3 +327,21 @@ def test_s13_feed_behind_the_cursor_is_refused_not_ignored(connected: Connected)
         consumer.apply_page(FeedPage(events=[], last_seq=3))
     assert err.value.code == "feed_cursor_ahead"
     assert SyncState.objects.get(pk=1).cursor == 50
+
+
+def test_s13_an_old_page_after_newer_events_were_applied_changes_nothing(
+    connected: Connected,
+) -> None:
+    """Found by the long model run: ``sync now`` beside the job reads a page, the job applies
+    a newer one meanwhile; the old page must change nothing — not be refused as if the
+    portal had gone back ("connected to another portal?")."""
+    c = connected
+    old = c.portal.events(after=0)  # nothing yet: ends at 0
+    c.portal.book(CAL_A, c.at(0, "09:00"))
+    assert pull(c.portal).placed_in_slot == 1  # the cursor is 1 now
+    result = consumer.apply_page(old, after=0)
+    assert result.changed == 0 and result.cursor == 1
+    assert SyncState.objects.get(pk=1).cursor == 1
+    with pytest.raises(Conflict) as err:  # a portal behind what was asked is still refused
+        consumer.apply_page(FeedPage(events=[], last_seq=0), after=1)
+    assert err.value.code == "feed_cursor_ahead"

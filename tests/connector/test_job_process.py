@@ -83,7 +83,7 @@ class Recorder:
         return job.JobSteps(
             make_client=make_client,
             refresh_names=lambda client: client.calendars(),
-            apply_page=self.pages.append,
+            apply_page=lambda page, _after: self.pages.append(page),
             send_receipts=send_receipts,
             relay_once=relay_once,
             send_practice_changes=lambda client: 0,

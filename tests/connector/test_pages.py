@@ -243,11 +243,11 @@ def test_info_of_an_unknown_booking_is_not_found(client: Any, practice: Practice
 def checking_portal(monkeypatch: pytest.MonkeyPatch) -> Any:
     """The portal the settings page asks before saving (S1): online calendars 42 and 43
     belong to the key's practice; ``fail_with`` makes it refuse or stay silent."""
-    from termin360.connector.services import config
+    from termin360.connector.services import config_check
     from tests.connector.fake_portal import FakePortal
 
     portal = FakePortal(calendar_names={42: "Dr. Berger online", 43: "Dr. Keller online"})
-    monkeypatch.setattr(config, "check_client_factory", lambda *_a, **_k: portal)
+    monkeypatch.setattr(config_check, "check_client_factory", lambda *_a, **_k: portal)
     return portal
 
 

@@ -4,13 +4,14 @@ network in between — see ``sync_model`` for the steps, faults and invariants.
 
 Profiles (``TERMIN360_MODEL_PROFILE``):
 
-- ``ci`` (default, in the test command): 1,000 examples of up to 25 steps, derandomized
-  (the same examples on every run, so CI stays deterministic);
+- ``ci`` (default, in the test command): 1,000 examples of up to 25 steps — two halves of
+  500 that explore different examples and run side by side on the two test workers —
+  derandomized (the same examples on every run, so CI stays deterministic);
 - ``long``: 10,000 examples of up to 80 steps with fresh randomness, for a night run:
   ``TERMIN360_MODEL_PROFILE=long scripts/test -k sync_model``.
 
 The run's figures (examples, steps, faults by kind) go to
-``var/test-artifacts/sync-model-<backend>.json`` (quoted in docs/reliability.md).
+``var/test-artifacts/sync-model-<backend>-<half>.json`` (quoted in docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from tests.conftest import ARTIFACTS, BACKEND
 from tests.connector import sync_model
-from tests.connector.sync_model import STATS, SyncExecutor, SyncModel
+from tests.connector.sync_model import STATS, SyncExecutor, SyncModel, SyncModelSecondHalf
 
 PROFILES = {
     "ci": settings(
-        max_examples=1000,
+        max_examples=500,  # per half
         stateful_step_count=25,
         deadline=None,
         derandomize=True,
@@ -41,7 +42,7 @@ PROFILES = {
         print_blob=True,
     ),
     "long": settings(
-        max_examples=10_000,
+        max_examples=5_000,  # per half
         stateful_step_count=80,
         deadline=None,
         database=None,
@@ -59,36 +60,43 @@ EXAMPLES = int(os.environ.get("TERMIN360_MODEL_EXAMPLES", "0"))
 def model_world(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Committed data (no test transaction around it), so that rollbacks, ``on_commit``
     and the S9 pull-in after a refusal behave as in production."""
-    from termin360.connector.services import claims, config
+    from termin360.connector.services import claims, config_check
 
     monkeypatch.setattr(claims, "client_factory", lambda _config: SyncModel.current.net)  # type: ignore[union-attr]
-    monkeypatch.setattr(config, "check_client_factory", lambda *_a, **_k: SyncModel.current.net)  # type: ignore[union-attr]
+    monkeypatch.setattr(
+        config_check, "check_client_factory", lambda *_a, **_k: SyncModel.current.net
+    )  # type: ignore[union-attr]
     monkeypatch.setattr(claims, "_executor", SyncExecutor())
     monkeypatch.setattr(claims, "CONFIG_TTL_SECONDS", 0.0)
     claims.reset_client()
     world = sync_model.build_world()
-    monkeypatch.setattr(SyncModel, "world", world, raising=False)
     yield world
+    SyncModel.world = None  # type: ignore[assignment]
     claims.reset_client()
 
 
+@pytest.mark.parametrize(
+    ("half", "machine"), [("first", SyncModel), ("second", SyncModelSecondHalf)]
+)
 def test_sync_model_both_sides_agree_and_one_time_never_has_two_holders(
-    model_world: Any,
+    model_world: Any, half: str, machine: type[SyncModel]
 ) -> None:
     STATS.clear()
     started = time.monotonic()
     chosen = PROFILES[PROFILE]
     if EXAMPLES:
         chosen = settings(chosen, max_examples=EXAMPLES)
-    run_state_machine_as_test(SyncModel, settings=chosen)
+    monkeypatch_world(machine, model_world)
+    run_state_machine_as_test(machine, settings=chosen)
     summary = {
         "profile": PROFILE,
+        "half": half,
         "backend": BACKEND,
         "seconds": round(time.monotonic() - started, 1),
         **dict(sorted(STATS.items())),
     }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    Path(ARTIFACTS / f"sync-model-{BACKEND}.json").write_text(json.dumps(summary, indent=2))
+    Path(ARTIFACTS / f"sync-model-{BACKEND}-{half}.json").write_text(json.dumps(summary, indent=2))
     print("\nsync model:", json.dumps(summary))
     assert STATS["examples"] >= chosen.max_examples
     assert STATS["converged"] == STATS["examples"]  # every example came to rest and agreed
@@ -97,3 +105,8 @@ def test_sync_model_both_sides_agree_and_one_time_never_has_two_holders(
         assert STATS[f"fault:{fault}"] > 0, fault
     for step in ("connector_crashes", "portal_restarts", "partition", "grid_edit"):
         assert STATS[f"step:{step}"] > 0, step
+
+
+def monkeypatch_world(machine: type[SyncModel], world: Any) -> None:
+    """Every example of this test starts from ``world`` (the model resets it)."""
+    machine.world = world

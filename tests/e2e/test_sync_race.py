@@ -8,6 +8,7 @@ Runs in both passes of scripts/test, so on SQLite and on PostgreSQL (both deploy
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections import Counter
@@ -17,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import race
+from tests.conftest import ARTIFACTS, BACKEND, race
 from tests.e2e.conftest import Sync, wait_until, weekday
 
 ROUNDS = 200
@@ -111,6 +112,18 @@ def test_s9_online_and_practice_booking_of_one_time_together_never_both_confirme
                 assert str(booking_id) in body["detail"], body  # names the online booking
             else:  # the job had placed the booking already: the slot is taken here
                 assert body["code"] == "slot_taken", body
+                assert "online gebucht (Müller, Hans)" in body["detail"], body
+    summary = {
+        "backend": BACKEND,
+        "rounds": ROUNDS,
+        "online_won": outcome[(True, False)],
+        "practice_won": outcome[(False, True)],
+        "neither": outcome[(False, False)],
+        "both_confirmed": len(both),
+        "practice_refusals": dict(local_refusals),
+    }
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"sync-race-{BACKEND}.json").write_text(json.dumps(summary, indent=2))
     print(f"practice refusals: {dict(local_refusals)}")
     # Every round had a winner: a refusal never came without someone holding the time.
     assert outcome[(False, False)] == 0, outcome

@@ -276,13 +276,17 @@ def test_s9_a_claim_far_from_its_day_is_422(world: World) -> None:
     assert not Claim.objects.exists()
 
 
-def test_s9_old_claims_are_purged_after_a_day(world: World) -> None:
+def test_s9_old_claims_are_forgotten_by_the_worker_after_a_day(world: World) -> None:
+    from termin360.portal import worker
+
     api = connector(world)
     api.post("/claims", claim_body(world, *nine(world), claim_id="claim-0001"))
-    Claim.objects.update(expires_at=timezone.now() - timedelta(days=2))
     body = claim_body(world, bookable(time(10)), bookable(time(10, 15)), claim_id="claim-0002")
     api.post("/claims", body)
+    Claim.objects.filter(key="claim-0001").update(expires_at=timezone.now() - timedelta(days=2))
+    worker.run_round()
     assert list(Claim.objects.values_list("key", flat=True)) == ["claim-0002"]
+    assert Hold.objects.count() == 1
 
 
 # --------------------------------------------------------------------------- revisions

@@ -188,6 +188,7 @@ def config(
 
     from termin360.connector.selectors import sync_config
     from termin360.connector.services import config as services
+    from termin360.connector.services import config_check
 
     changes_config = any(v is not None for v in (portal_url, api_key, tls_profile, check_timeout))
     changes_link = any(v is not None for v in (portal_url, api_key, tls_profile)) or bool(entries)
@@ -207,8 +208,8 @@ def config(
                 mappings=[] if clear_mappings else (entries or None),
             )
             try:
-                listing = services.check_with_portal(planned)
-            except services.PortalCheckFailed as exc:
+                listing = config_check.check_with_portal(planned)
+            except config_check.PortalCheckFailed as exc:
                 hint = (
                     ""
                     if exc.reachable
@@ -230,7 +231,7 @@ def config(
             if entries or clear_mappings:
                 services.set_mappings(entries)
             if listing is not None:
-                services.store_names(listing)
+                config_check.store_names(listing)
     if (changes_config or entries or clear_mappings) and not as_json:
         checked = (
             " (vom Portal bestätigt)"

@@ -176,7 +176,7 @@ class JobSteps:
 
     make_client: Callable[[], Any]
     refresh_names: Callable[[Any], Any]
-    apply_page: Callable[[Any], Any]
+    apply_page: Callable[[Any, int], Any]
     send_receipts: Callable[[Any], int]
     relay_once: Callable[[Any], int]
     send_practice_changes: Callable[[Any], int]
@@ -283,11 +283,12 @@ def _feed_loop(steps: JobSteps, stop: threading.Event, wait: float) -> None:
                 if not names_known:
                     steps.refresh_names(client)  # S1: names shown by `sync config`
                     names_known = True
-                page = client.events(after=sync_state().cursor, wait=wait)
+                after = sync_state().cursor
+                page = client.events(after=after, wait=wait)
                 if stop.is_set():
                     break  # the relay loop may already have released the lease
-                if page.events:
-                    steps.apply_page(page)
+                if page.events or page.last_seq < after:
+                    steps.apply_page(page, after)
                     log.info("sync feed: %d event(s) applied", len(page.events))
                 steps.send_receipts(client)
                 if page.events or loop.failing or first:

@@ -25,7 +25,7 @@ from termin360.connector.forms import MappingFormSet, SettingsForm
 from termin360.connector.models import Mapping
 from termin360.connector.portal_client import PortalError
 from termin360.connector.services import config as config_services
-from termin360.connector.services import rounds
+from termin360.connector.services import config_check, rounds
 from termin360.core.errors import ApplicationError
 from termin360.protocol.messages import CalendarList
 
@@ -175,17 +175,17 @@ def _check(data: dict[str, Any], entries: list[tuple[int, int, int]]) -> Calenda
     if data.get("offline"):
         return None
     planned = replace(planned, ca_bundle=files[0], client_cert=files[1], client_key=files[2])
-    return config_services.check_with_portal(planned)
+    return config_check.check_with_portal(planned)
 
 
 def _save(data: dict[str, Any], formset: Any) -> None:
     entries = [e for f in formset.forms if (e := f.entry()) is not None]
     try:
         listing = _check(data, entries)
-    except config_services.PortalCheckFailed as exc:
+    except config_check.PortalCheckFailed as exc:
         if exc.reachable:
             raise
-        raise config_services.PortalCheckFailed(
+        raise config_check.PortalCheckFailed(
             exc.message + " " + _("To save anyway, tick “Save without checking with the portal”."),
             reachable=False,
             code=exc.code,
@@ -193,7 +193,7 @@ def _save(data: dict[str, Any], formset: Any) -> None:
     with transaction.atomic():
         _store(data, entries)
         if listing is not None:
-            config_services.store_names(listing)
+            config_check.store_names(listing)
 
 
 def _store(data: dict[str, Any], entries: list[tuple[int, int, int]]) -> None:

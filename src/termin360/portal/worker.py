@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from termin360.portal import ics
 from termin360.portal.models import ApiKey, Booking, OutgoingEmail, Practice
-from termin360.portal.services import mail, patients, sync_idempotency
+from termin360.portal.services import mail, patients, sync_claims, sync_idempotency
 
 log = logging.getLogger("termin360.portal.worker")
 
@@ -244,6 +244,7 @@ def run_round(stop_event: threading.Event | None = None) -> RoundResult:
     result = RoundResult(reminders=queue_reminders(), alerts=queue_undelivered_alerts())
     patients.forget_past_snapshots()
     sync_idempotency.forget_old()
+    sync_claims.forget_old()
     while stop_event is None or not stop_event.is_set():
         outgoing = claim_next()
         if outgoing is None:

@@ -388,8 +388,3 @@ def finish_check(pending: PendingCheck | None) -> None:
             granted.append(claim.claim_id)
     except PortalError as exc:
         _skipped(exc)
-
-
-def check_claims(days: list[ClaimedDay]) -> None:
-    """Claim the time of each (online calendar id, local day, intervals) and wait."""
-    finish_check(start_check(days))

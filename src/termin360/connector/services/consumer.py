@@ -286,19 +286,25 @@ def _apply(booking: BookingState, kind: str, seq: int | None) -> Outcome:
     return outcome
 
 
-def apply_page(page: FeedPage) -> ApplyResult:
-    """Apply a page of the feed and move the cursor, in one transaction (S13)."""
+def apply_page(page: FeedPage, after: int | None = None) -> ApplyResult:
+    """Apply a page of the feed and move the cursor, in one transaction (S13).
+
+    ``after``: the cursor the page was asked for. A portal whose feed ends below it was
+    restored or is another portal (refused, ``feed_cursor_ahead``); a page that only ends
+    below the cursor *now* is merely old — another round (``sync now`` beside the job)
+    applied newer events meanwhile — and changes nothing."""
     result = ApplyResult()
     with transaction.atomic(), origin("sync"):
         SyncState.objects.get_or_create(pk=1)
         sync = SyncState.objects.select_for_update().get(pk=1)
-        if page.last_seq < sync.cursor:
+        asked = sync.cursor if after is None else after
+        if page.last_seq < asked:
             raise Conflict(
                 _(
                     "The portal's change feed ends at %(last)s, but the connector has read up "
                     "to %(cursor)s: is it connected to another portal?"
                 )
-                % {"last": page.last_seq, "cursor": sync.cursor},
+                % {"last": page.last_seq, "cursor": asked},
                 code="feed_cursor_ahead",
             )
         cursor = sync.cursor

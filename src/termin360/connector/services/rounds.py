@@ -64,7 +64,7 @@ def pull_feed(client: PortalApi, *, wait: float = 0) -> consumer.ApplyResult:
     total = consumer.ApplyResult(cursor=sync_state().cursor)
     for page_number in range(MAX_PAGES_PER_ROUND):
         page = client.events(after=total.cursor, wait=wait if page_number == 0 else 0)
-        result = consumer.apply_page(page)
+        result = consumer.apply_page(page, after=total.cursor)
         for name in ("placed_in_slot", "to_additional_list", "cancelled", "moved", "unchanged"):
             setattr(total, name, getattr(total, name) + getattr(result, name))
         total.cursor = result.cursor

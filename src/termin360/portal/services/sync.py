@@ -182,7 +182,7 @@ def replace_busy(*, practice: Practice, days: Sequence[BusyDay]) -> BusyBatchRes
                 unique_fields=["calendar", "day"],
                 update_fields=["revision"],
             )
-    return BusyBatchResult(applied=len(days) - stale, stale=stale)
+    return BusyBatchResult(applied=len(fresh), stale=stale)
 
 
 # --------------------------------------------------------------------------- S9 claims

@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -68,23 +68,29 @@ def _holding_bookings(practice: Practice, claim: ClaimMessage) -> list[Booking]:
     """Active bookings overlapping the claimed time that the connector cannot know of:
     booked or moved after its cursor, and not among those it says it pulled in already.
     A booking it has seen is its own business: the practice calendar shows it, and
-    claiming its time is the practice's decision (S10 then moves or cancels it)."""
-    unseen_change = ChangeEvent.objects.filter(
-        practice=practice,
-        booking_id=OuterRef("pk"),
-        kind__in=("booked", "moved"),
-        seq__gt=claim.after_seq,
-    )
+    claiming its time is the practice's decision (S10 then moves or cancels it).
+
+    Usually nothing overlaps at all: that is one small query; the feed is asked only
+    about bookings that do."""
     overlap = Q()
     for day in claim.days:
         for iv in day.intervals:
             overlap |= Q(calendar_id=day.online_calendar_id, start__lt=iv.end, end__gt=iv.start)
-    return list(
+    overlapping = list(
         Booking.objects.filter(overlap, status=Booking.Status.ACTIVE)
-        .filter(Exists(unseen_change))
         .exclude(pk__in=claim.known)
-        .select_related("visit_type")
-        .order_by("start")
+        .values_list("pk", flat=True)
+    )
+    if not overlapping:
+        return []
+    unseen = ChangeEvent.objects.filter(
+        practice=practice,
+        booking_id__in=overlapping,
+        kind__in=("booked", "moved"),
+        seq__gt=claim.after_seq,
+    ).values("booking_id")
+    return list(
+        Booking.objects.filter(pk__in=unseen).select_related("visit_type").order_by("start")
     )
 
 
@@ -121,9 +127,15 @@ def claim_time(*, practice: Practice, claim: ClaimMessage) -> ClaimResult:
             for day in claim.days
             for iv in day.intervals
         )
-        # Cheap with the (practice, expires_at) index; keeps the table small without a job.
-        Claim.objects.filter(practice=practice, expires_at__lt=now - KEEP).delete()
     return ClaimResult(ok=True, claim_id=record.key, expires_at=record.expires_at)
+
+
+def forget_old(now: datetime | None = None) -> int:
+    """Delete claims ended or expired more than ``KEEP`` ago (the worker calls this every
+    round; a claim keeps nothing from a booking in the meantime)."""
+    now = now or timezone.now()
+    deleted, _per_model = Claim.objects.filter(expires_at__lt=now - KEEP).delete()
+    return deleted
 
 
 def _tombstones(practice: Practice, keys: set[str], now: datetime) -> None:

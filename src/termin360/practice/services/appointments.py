@@ -92,6 +92,30 @@ def _run_error(exc: RunError) -> Exception:
     return InvalidInput(message, code=exc.code)
 
 
+def _taken(slot_ids: list[int]) -> SlotTaken:
+    """The refusal of a time that is taken — naming the online booking that holds it, if
+    one does: the receptionist sees at once that a patient booked it online (S9)."""
+    holder = (
+        Appointment.objects.filter(slots__id__in=slot_ids, origin=Appointment.Origin.ONLINE)
+        .select_related("patient")
+        .first()
+    )
+    if holder is None:
+        return SlotTaken(_("This time is already taken."))
+    who = (
+        f"{holder.patient.last_name}, {holder.patient.first_name}"
+        if holder.patient
+        else holder.text
+    )
+    return SlotTaken(_("This time is already taken by an online booking (%(who)s).") % {"who": who})
+
+
+def _run_slot_ids(cells: list[GridCell], first_slot_id: int, count: int) -> list[int]:
+    ids = [c.slot_id for c in cells]
+    i = ids.index(first_slot_id) if first_slot_id in ids else 0
+    return ids[i : i + count]
+
+
 def _validate_subject(calendar: Calendar, patient_id: int | None, text: str) -> Patient | None:
     patient = None
     if patient_id is not None:
@@ -113,7 +137,7 @@ def _occupy(appt: Appointment, run: list[GridCell]) -> None:
         appointment=appt
     )
     if Slot.objects.filter(id__in=ids, appointment=appt).count() != len(ids):
-        raise SlotTaken(_("This time is already taken."))
+        raise _taken(ids)
     appt.start = min(c.start for c in run)
     appt.end = max(c.end for c in run)
 
@@ -144,9 +168,12 @@ def book_appointment(
     patient = _validate_subject(column.calendar, patient_id, text)
     with occupancy_change() as change:
         change.lock(column)
+        cells = load_cells(column, slot.day)
         try:
-            run = run_from(load_cells(column, slot.day), slot.pk, slot_count)
+            run = run_from(cells, slot.pk, slot_count)
         except RunError as exc:
+            if exc.code == "slot_taken":
+                raise _taken(_run_slot_ids(cells, slot.pk, slot_count)) from None
             raise _run_error(exc) from None
         appt = Appointment.objects.create(
             calendar=column.calendar,
