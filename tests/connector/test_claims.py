@@ -246,8 +246,35 @@ def test_a_slot_taken_by_a_placed_online_booking_is_refused_naming_it(connected:
     with pytest.raises(Conflict) as err:
         staff_books(c, 0, "09:00")
     assert err.value.code == "slot_taken"
-    assert "online gebucht" in err.value.message and "Sommer, Lea" in err.value.message
+    assert err.value.message == "Diese Zeit ist bereits vergeben: Online: Sommer, Lea (17.05.1980)."
     staff_books(c, 0, "09:15")  # next to it: fine
     with pytest.raises(Conflict) as err:
         staff_books(c, 0, "09:15")
     assert err.value.message == "Dieser Termin ist bereits vergeben."  # a staff appointment
+
+
+def test_a_slot_taken_by_an_online_booking_linked_to_a_patient_names_the_patient(
+    connected: Connected,
+) -> None:
+    from datetime import date
+
+    from termin360.practice.services import patients
+
+    c = connected
+    patients.create_patient(
+        location_id=c.practice.location.pk,
+        last_name="Sommer",
+        first_name="Lea",
+        date_of_birth=date(1990, 1, 2),
+    )
+    c.portal.book(
+        CAL_A,
+        c.at(0, "10:00"),
+        last_name="Sommer",
+        first_name="Lea",
+        date_of_birth=date(1990, 1, 2),
+    )
+    pull(c.portal)
+    with pytest.raises(Conflict) as err:
+        staff_books(c, 0, "10:00")
+    assert err.value.message == "Diese Zeit ist bereits online gebucht: Sommer, Lea."

@@ -112,7 +112,7 @@ def test_s9_online_and_practice_booking_of_one_time_together_never_both_confirme
                 assert str(booking_id) in body["detail"], body  # names the online booking
             else:  # the job had placed the booking already: the slot is taken here
                 assert body["code"] == "slot_taken", body
-                assert "online gebucht (Müller, Hans)" in body["detail"], body
+                assert "vergeben: Online: Müller, Hans" in body["detail"], body
     summary = {
         "backend": BACKEND,
         "rounds": ROUNDS,

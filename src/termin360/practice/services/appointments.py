@@ -102,12 +102,11 @@ def _taken(slot_ids: list[int]) -> SlotTaken:
     )
     if holder is None:
         return SlotTaken(_("This time is already taken."))
-    who = (
-        f"{holder.patient.last_name}, {holder.patient.first_name}"
-        if holder.patient
-        else holder.text
-    )
-    return SlotTaken(_("This time is already taken by an online booking (%(who)s).") % {"who": who})
+    if holder.patient is not None:
+        who = f"{holder.patient.last_name}, {holder.patient.first_name}"
+        return SlotTaken(_("This time is already booked online: %(who)s.") % {"who": who})
+    # An online booking not linked to a patient shows its free text ("Online: …").
+    return SlotTaken(_("This time is already taken: %(who)s.") % {"who": holder.text})
 
 
 def _run_slot_ids(cells: list[GridCell], first_slot_id: int, count: int) -> list[int]:
