@@ -20,6 +20,9 @@ class Practice(models.Model):
 
     name = models.CharField(max_length=150)
     email = models.EmailField(help_text="where alerts go (undelivered bookings, cancellations)")
+    # Shown to patients with every booking and in every mail (P4, P5): the way to reach
+    # the practice once the online deadline has passed.
+    phone = models.CharField(max_length=40, blank=True)
     time_zone = models.CharField(max_length=64, default=DEFAULT_ZONE)
     reminder_hours = models.PositiveSmallIntegerField(default=24)
     # Last sequence number handed out in this practice's change feed; bumped under a row lock.
@@ -75,6 +78,13 @@ class OnlineCalendar(models.Model):
     lead_minutes = models.PositiveIntegerField(default=120)
     cancel_deadline_hours = models.PositiveSmallIntegerField(default=24)
     published = models.BooleanField(default=False, db_index=True)
+    # What the doctor page shows first (if the patient may book it); empty: the first
+    # type open to everyone.
+    default_visit_type = models.ForeignKey(
+        "VisitType", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # P9: patients may ask to be told of an earlier time.
+    waitlist_enabled = models.BooleanField(default=True)
 
 
 class WeeklyHours(models.Model):
@@ -299,3 +309,53 @@ class LoginAttempt(models.Model):
 
     key = models.CharField(max_length=200, db_index=True)  # "email:…" or "ip:…" (hashed)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class WaitlistEntry(models.Model):
+    """P9: a patient asks to be told of free time of one online calendar and visit type
+    starting before ``before`` — earlier than their ``booking`` (which an offer then
+    moves), or any time before a date. Optionally only on some weekdays or at some time
+    of day. Ends (``ended_at``) when the patient leaves the list, takes an offer, or the
+    booking is cancelled or passed."""
+
+    class DayPart(models.TextChoices):
+        ANY = "any", _("any time of day")
+        MORNING = "morning", _("mornings (before 12:00)")
+        AFTERNOON = "afternoon", _("afternoons (from 12:00)")
+
+    patient = models.ForeignKey(PatientProfile, on_delete=models.CASCADE, related_name="waits")
+    calendar = models.ForeignKey(OnlineCalendar, on_delete=models.CASCADE, related_name="waits")
+    visit_type = models.ForeignKey(VisitType, on_delete=models.CASCADE, related_name="+")
+    booking = models.ForeignKey(
+        Booking, null=True, blank=True, on_delete=models.CASCADE, related_name="waits"
+    )
+    before = models.DateTimeField()
+    weekdays = models.CharField(max_length=20, blank=True)  # "0,2,4"; empty: every day
+    day_part = models.CharField(max_length=10, choices=DayPart.choices, default=DayPart.ANY)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_reason = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["calendar", "ended_at"])]
+
+
+class WaitlistOffer(models.Model):
+    """A free time offered to one waiting patient by e-mail, valid until ``expires_at``;
+    taken in one step through the mailed link (first come, first served: the booking
+    service decides). One offer per entry and start: a time is never offered to the same
+    patient twice."""
+
+    entry = models.ForeignKey(WaitlistEntry, on_delete=models.CASCADE, related_name="offers")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    taken_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "start"], name="waitlist_offer_once")
+        ]
+        indexes = [models.Index(fields=["expires_at"])]

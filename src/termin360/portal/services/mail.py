@@ -69,6 +69,7 @@ def _booking_context(booking: Booking) -> dict[str, Any]:
         "booking": booking,
         "practice_name": practice.name,
         "practice_email": practice.email,
+        "practice_phone": practice.phone,
         "doctor": doctor.display_name,
         "specialty": doctor.specialty,
         "location_name": location.name,
@@ -186,6 +187,17 @@ def booking_moved_by_practice(booking: Booking, old_start: datetime) -> None:
         subject, body = _render("practice_moved", context)
         ics_text = _booking_ics(booking, context, method="PUBLISH")
     _queue(booking.patient_email, subject, body, "practice_moved", ics_text)
+
+
+def booking_moved_by_patient(booking: Booking, old_start: datetime) -> None:
+    """The patient moved their appointment (P8); the file replaces the calendar entry
+    (same UID, higher SEQUENCE)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        context = _booking_context(booking)
+        context["old_when"] = _local_when(old_start, booking.calendar.doctor.practice.time_zone)
+        subject, body = _render("booking_moved", context)
+        ics_text = _booking_ics(booking, context, method="PUBLISH")
+    _queue(booking.patient_email, subject, body, "booking_moved", ics_text)
 
 
 def booking_reminder(booking: Booking) -> None:

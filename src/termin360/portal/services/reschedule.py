@@ -1,0 +1,107 @@
+"""P8: a patient moves their booking to another free time of the same online calendar
+and visit type, up to the practice's deadline.
+
+The move is one update of the booking row under the practice lock: the new time is
+checked free (other bookings, the practice's busy time, S9 holds, absences) and taken
+in the same statement that frees the old one, so there is never a moment with two
+holders nor one with none. The exclusion constraint (PostgreSQL) refuses an overlap
+the check missed. The practice learns of it through the change feed as ``moved``
+(the connector moves the appointment, or puts it in the additional list, flagged,
+when the new time is taken there, like S5); the patient gets a calendar file with
+the same UID and a higher SEQUENCE.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from termin360.core.errors import Conflict, InvalidInput, NotFound
+from termin360.portal.models import Booking, PatientProfile
+from termin360.portal.services import availability, feed, mail
+from termin360.portal.services.bookings import SlotGone, _booking, _check_offered, _taken
+
+
+class _Taken(Exception):
+    """Inside ``move_by_patient``: the new time is not free."""
+
+
+def deadline_of(booking: Booking) -> datetime:
+    """Until when the patient may cancel or move ``booking`` online."""
+    return booking.start - timedelta(hours=booking.calendar.cancel_deadline_hours)
+
+
+def _deadline_passed(booking: Booking) -> Conflict:
+    return Conflict(
+        _(
+            "Bookings of this practice can be moved online up to %(h)s hours before; "
+            "please call the practice."
+        )
+        % {"h": booking.calendar.cancel_deadline_hours},
+        code="deadline_passed",
+    )
+
+
+def own_active_booking(patient: PatientProfile, booking_id: int) -> Booking:
+    """The patient's active booking ``booking_id`` (404 for anyone else's: ids leak
+    nothing)."""
+    booking = _booking(booking_id)
+    if booking.patient_id != patient.pk:
+        raise NotFound(_("There is no such booking."))
+    if booking.status != Booking.Status.ACTIVE:
+        raise Conflict(
+            _("This booking is cancelled; it cannot be moved."), code="already_cancelled"
+        )
+    return booking
+
+
+def move_by_patient(
+    *, patient: PatientProfile, booking_id: int, start: datetime, now: datetime | None = None
+) -> Booking:
+    """Move the patient's booking to ``start`` (same calendar, same visit type). Refused
+    with ``SlotGone`` (and the next free times) if the time is not free (any more), with
+    ``deadline_passed`` after the deadline. A move to where the booking is already
+    changes nothing (a repeated request)."""
+    if start.tzinfo is None:
+        raise InvalidInput(_("The start time needs a time zone."), code="naive_time")
+    now = now or timezone.now()
+    booking = own_active_booking(patient, booking_id)
+    if now > deadline_of(booking):
+        raise _deadline_passed(booking)
+    calendar, vt = booking.calendar, booking.visit_type
+    if booking.start == start:
+        return booking
+    _check_offered(calendar, vt, start)
+    try:
+        with transaction.atomic():
+            practice = feed.lock_practice(calendar.doctor.practice_id)
+            booking.refresh_from_db()
+            if booking.status != Booking.Status.ACTIVE:
+                raise Conflict(
+                    _("This booking is cancelled; it cannot be moved."),
+                    code="already_cancelled",
+                )
+            if booking.start == start:
+                return booking
+            if now > deadline_of(booking):
+                raise _deadline_passed(booking)
+            if not availability.is_free(
+                calendar, start, vt.duration_minutes, now=now, exclude_booking=booking.pk
+            ):
+                raise _Taken
+            old_start = booking.start
+            booking.start = start
+            booking.end = start + timedelta(minutes=vt.duration_minutes)
+            booking.reminder_sent_at = None  # the reminder belongs to the new time
+            booking.save(update_fields=["start", "end", "reminder_sent_at"])
+            feed.append_event(practice, booking, "moved")
+            mail.booking_moved_by_patient(booking, old_start)
+    except (_Taken, IntegrityError):
+        raise _taken(calendar, vt, start) from None
+    return booking
+
+
+__all__ = ["SlotGone", "deadline_of", "move_by_patient", "own_active_booking"]
