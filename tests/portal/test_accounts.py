@@ -7,7 +7,7 @@ import re
 from datetime import date, timedelta
 from typing import Any
 from unittest import mock
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.core import signing
@@ -78,7 +78,7 @@ def test_register_creates_an_unconfirmed_patient_and_queues_the_confirmation_lin
 
     r = client.post(reverse("portal:register"), registration())
     assert r.status_code == 302
-    assert r["Location"] == reverse("portal:resend-confirmation")
+    assert r["Location"] == reverse("portal:registered")
     patient = PatientProfile.objects.select_related("user").get()
     assert patient.user.username == patient.user.email == "lena.schmidt@example.org"
     assert (patient.last_name, patient.first_name) == ("Schmidt", "Lena")
@@ -88,11 +88,16 @@ def test_register_creates_an_unconfirmed_patient_and_queues_the_confirmation_lin
     assert patient.user.password.startswith("argon2")
     assert OutgoingEmail.objects.filter(kind="confirm_email").count() == 1
 
-    # Logged in right away; the page asks to confirm and offers a new link.
+    # Not logged in (a known address gets the same answer, see below); the page asks to
+    # confirm and offers a new link.
     page = client.get(r["Location"])
     assert page.status_code == 200
+    assert "_auth_user_id" not in client.session
     assert "lena.schmidt@example.org" in text(page)
     assert german("Send the link again") in text(page)
+    again = client.post(reverse("portal:resend-confirmation"))
+    assert again.status_code == 302
+    assert OutgoingEmail.objects.filter(kind="confirm_email").count() == 2
 
     path = mailed_link("confirm_email", "lena.schmidt@example.org")
     assert path.startswith("/konto/bestaetigen/")
@@ -156,14 +161,69 @@ def test_german_errors_of_django_itself(client: Client, db: None) -> None:
     assert "Dieses Passwort ist zu üblich." in text(r)
 
 
-def test_a_taken_email_is_refused_whatever_its_case(client: Client, world: World) -> None:
-    from termin360.portal.models import PatientProfile
+def test_a_known_email_gets_the_same_answer_and_its_owner_a_mail(
+    client: Client, world: World
+) -> None:
+    """No enumeration: registering with a known address (in any case) answers exactly like
+    a new one; no second account, and the owner is told by mail."""
+    from termin360.portal.models import OutgoingEmail, PatientProfile
 
     taken = world.patient.user.email
     r = client.post(reverse("portal:register"), registration(email=taken.upper()))
-    assert r.status_code == 400
-    assert german("An account with this e-mail address already exists.") in text(r)
+    assert r.status_code == 302
+    assert r["Location"] == reverse("portal:registered")
+    known_page = text(client.get(r["Location"]))
     assert PatientProfile.objects.count() == 1
+    assert not OutgoingEmail.objects.filter(kind="confirm_email").exists()
+    told = OutgoingEmail.objects.get(kind="registration_attempt")
+    assert told.to == taken
+    assert reverse("portal:password-reset") in told.body
+    assert reverse("portal:login") in told.body
+    # "Send the link again" answers the same too, and sends nothing.
+    assert client.post(reverse("portal:resend-confirmation")).status_code == 302
+    assert not OutgoingEmail.objects.filter(kind="confirm_email").exists()
+
+    fresh = Client()
+    r = fresh.post(reverse("portal:register"), registration(email="neu@example.org"))
+    assert r.status_code == 302 and r["Location"] == reverse("portal:registered")
+    new_page = text(fresh.get(r["Location"]))
+
+    def same(page: str, email: str) -> str:
+        return re.sub(r'value="[A-Za-z0-9]{64}"', "TOKEN", page.replace(email, "X"))
+
+    assert same(known_page, taken) == same(new_page, "neu@example.org")
+
+
+def test_the_confirmation_link_opened_where_one_registered_logs_in_and_leads_to_the_slot(
+    client: Client, world: World
+) -> None:
+    """P3 with P4: the chosen slot (``next``) travels from login to registration into the
+    mailed link; confirming in the same browser logs in and lands on that booking page."""
+    book = f"/buchen/{world.calendar.pk}/?start=2030-01-07T09%3A00%3A00%2B01%3A00&visit_type=1"
+    login_page = client.get(reverse("portal:login"), {"next": book})
+    assert f'href="{reverse("portal:register")}?next=' in text(login_page)
+    form = client.get(reverse("portal:register"), {"next": book})
+    assert f'name="next" value="{book.replace("&", "&amp;")}"' in text(form)
+    r = client.post(reverse("portal:register") + "?" + urlencode({"next": book}), registration())
+    assert r["Location"] == reverse("portal:registered")
+    path = mailed_link("confirm_email", "lena.schmidt@example.org")
+    r = client.get(path)
+    assert r.status_code == 302 and r["Location"] == book
+    assert client.session.get("_auth_user_id")
+
+    # In another browser: confirmed, then asked to log in, then on to the slot.
+    other = Client()
+    r = other.get(path)
+    assert r.status_code == 302
+    assert r["Location"] == reverse("portal:login") + "?" + urlencode({"next": book})
+    assert "_auth_user_id" not in other.session
+
+
+def test_a_next_off_the_site_is_dropped(client: Client, world: World) -> None:
+    client.post(reverse("portal:register") + "?next=https://evil.example/x", registration())
+    path = mailed_link("confirm_email", "lena.schmidt@example.org")
+    r = client.get(path)
+    assert r.status_code == 200  # the "confirmed" page, no redirect anywhere
 
 
 def test_an_unconfirmed_patient_cannot_book(client: Client, world: World) -> None:

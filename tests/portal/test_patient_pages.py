@@ -3,6 +3,8 @@ and "my appointments" with cancellation (P4)."""
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -85,7 +87,14 @@ def test_search_lists_published_doctors_with_next_free_slot(client: Any, world: 
     assert first is not None
     local = first.start.astimezone(BERLIN)
     weekday = ["Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"][local.weekday()]
-    assert f"Nächster freier Termin: {weekday}., {local:%d.%m.}, {local:%H:%M}" in page
+    label = f"{weekday}., {local:%d.%m.}, {local:%H:%M}"
+    # The next free time is a link that books it (with the type shown first).
+    assert "Nächster freier Termin:" in page
+    link = re.search(r'<a class="result__next-link" href="([^"]+)">([^<]+)</a>', page)
+    assert link is not None and link.group(2) == label
+    query = parse_qs(urlsplit(html.unescape(link.group(1))).query)
+    assert datetime.fromisoformat(query["start"][0]) == first.start
+    assert query["visit_type"] == [str(world.checkup.pk)]
 
 
 def test_search_filters_by_specialty_place_name_and_insurance(
@@ -404,7 +413,7 @@ def test_someone_elses_booking_cannot_be_cancelled(client: Any, world: World) ->
     _login(client, world.patient)
     assert client.post(reverse("portal:cancel-booking", args=[theirs.pk])).status_code == 404
     assert client.post(reverse("portal:cancel-booking", args=[999999])).status_code == 404
-    assert client.get(reverse("portal:cancel-booking", args=[theirs.pk])).status_code == 405
+    assert client.get(reverse("portal:cancel-booking", args=[theirs.pk])).status_code == 404
     theirs.refresh_from_db()
     assert theirs.status == Booking.Status.ACTIVE
 

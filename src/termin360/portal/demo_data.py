@@ -138,6 +138,8 @@ def load_demo_data(*, seed: int = 360, progress: Progress | None = None) -> dict
         practice = practices.signup_practice(
             name=name, email=admin, admin_email=admin, password=password
         )
+        practice.phone = f"0{7251 + index} {912300 + index * 11}"
+        practice.save(update_fields=["phone"])
         location = practices.add_location(
             practice=practice, name=city, street=street, postcode=postcode, city=city
         )
@@ -161,13 +163,16 @@ def load_demo_data(*, seed: int = 360, progress: Progress | None = None) -> dict
             )
             practices.set_weekly_hours(calendar=cal, hours=list(hours))
             for vt_name, minutes, new, existing in VISIT_TYPES.get(specialty, DEFAULT_TYPES):
-                practices.add_visit_type(
+                added = practices.add_visit_type(
                     calendar=cal,
                     name=vt_name,
                     duration_minutes=minutes,
                     new_patients=new,
                     existing_patients=existing,
                 )
+                if new and existing and cal.default_visit_type_id is None:
+                    cal.default_visit_type = added
+                    cal.save(update_fields=["default_visit_type"])
             christmas = date(timezone.now().year, 12, 24)
             practices.add_absence(
                 calendar=cal,

@@ -99,8 +99,36 @@ class CalendarRulesForm(forms.Form):
         label=_("Cancellation deadline (hours)"),
         min_value=0,
         max_value=24 * 14,
-        help_text=_("Patients can cancel online up to this many hours before."),
+        help_text=_("Patients can cancel or move online up to this many hours before."),
     )
+    default_visit_type = forms.TypedChoiceField(
+        label=_("Visit type shown first"),
+        coerce=int,
+        required=False,
+        empty_value=None,
+        help_text=_(
+            "What patients see first on the doctor page (only types open to new and "
+            "existing patients). Empty: the first such type."
+        ),
+    )
+    waitlist_enabled = forms.BooleanField(
+        label=_("Waiting list: patients may ask to be told of an earlier time"),
+        required=False,
+        initial=True,
+    )
+
+    def __init__(self, *args: Any, visit_types: list[Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["default_visit_type"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [
+            ("", "—"),
+            *(
+                (vt.pk, vt.name)
+                for vt in visit_types or []
+                if vt.active and vt.new_patients and vt.existing_patients
+            ),
+        ]
 
 
 class HoursRowForm(forms.Form):
@@ -199,6 +227,14 @@ class ApiKeyForm(forms.Form):
 class PracticeSettingsForm(forms.Form):
     name = forms.CharField(label=_("Name of the practice"), max_length=150)
     email = forms.EmailField(label=_("Contact e-mail of the practice"))
+    phone = forms.RegexField(
+        label=_("Phone of the practice"),
+        regex=r"^\+?[0-9 ()/.\-]{5,40}$",
+        required=False,
+        help_text=_("Patients see it with every booking and in every e-mail."),
+        error_messages={"invalid": _("Please enter a phone number, e.g. 07251 123456.")},
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+    )
     reminder_hours = forms.IntegerField(
         label=_("Reminder (hours before the appointment)"),
         min_value=1,

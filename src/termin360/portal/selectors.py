@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from termin360.core.intervals import Interval
 from termin360.core.names import normalize_name
+from termin360.portal.domain import visit_types as visit_type_rules
 from termin360.portal.domain.availability import CalendarRules, next_free_slot
 from termin360.portal.models import (
     Doctor,
@@ -34,6 +35,9 @@ class SearchResult:
     calendar: OnlineCalendar
     visit_types: list[VisitType]
     next_free: Interval | None
+    # The type the next free time is for (what the doctor page shows first); None: the
+    # patient must choose, and ``next_free`` is that of the shortest type.
+    visit_type: VisitType | None = None
 
 
 def specialties() -> list[str]:
@@ -72,8 +76,13 @@ def search_doctors(
     offset: int = 0,
     limit: int = 20,
     now: datetime | None = None,
+    known_to: set[int] | None = None,
 ) -> tuple[int, list[SearchResult]]:
-    """(number of matches, one page of results with each doctor's next free slot)."""
+    """(number of matches, one page of results with each doctor's next free slot).
+
+    The next free slot is that of the visit type the doctor page would show first
+    (``domain.visit_types.preferred``): for a visitor, among the types open to new
+    patients; for a patient, ``known_to`` names the practices that know her."""
     now = now or timezone.now()
     limit = max(1, min(limit, MAX_PAGE))
     qs = _matching(specialty, place, name, insurance)
@@ -96,8 +105,15 @@ def search_doctors(
             for vt in cal.visit_types.all()
             if vt.active and (not insurance or vt.allows(insurance))
         ]
-        shortest = min((vt.duration_minutes for vt in types), default=None)
-        result = SearchResult(cal.doctor, cal, types, None)
+        existing = known_to is not None and cal.doctor.practice_id in known_to
+        open_types = [vt for vt in types if (vt.existing_patients if existing else vt.new_patients)]
+        preferred = visit_type_rules.preferred(open_types, cal.default_visit_type_id)
+        shortest = (
+            preferred.duration_minutes
+            if preferred is not None
+            else min((vt.duration_minutes for vt in types), default=None)
+        )
+        result = SearchResult(cal.doctor, cal, types, None, preferred)
         results.append(result)
         if shortest is None:
             continue

@@ -10,7 +10,9 @@ Every round:
 2. undelivered alerts (P6) — an active booking that has not reached the practice
    calendar ``UNDELIVERED_ALERT_MINUTES`` after it was made alerts the practice, once
    (``undelivered_alert_at``, claimed the same way), if the practice has a connector key;
-3. mails — each unsent ``OutgoingEmail`` that is due is *claimed* before it is
+3. waiting list (P9) — ``waitlist.offer_round`` offers freed time to waiting patients
+   and queues the offer mails (a failure there is logged and does not stop the mails);
+4. mails — each unsent ``OutgoingEmail`` that is due is *claimed* before it is
    sent: a conditional UPDATE moves ``next_attempt_at`` from the value we read to
    now + ``LEASE`` and only the worker whose UPDATE changed the row sends it (as
    healthchecks' ``sendalerts`` does). A worker that dies mid-send leaves a lease
@@ -41,7 +43,7 @@ from django.utils import timezone
 
 from termin360.portal import ics
 from termin360.portal.models import ApiKey, Booking, OutgoingEmail, Practice
-from termin360.portal.services import mail, patients, sync_claims, sync_idempotency
+from termin360.portal.services import mail, patients, sync_claims, sync_idempotency, waitlist
 
 log = logging.getLogger("termin360.portal.worker")
 
@@ -59,9 +61,12 @@ class RoundResult:
     gave_up: int = 0
     reminders: int = 0
     alerts: int = 0
+    offers: int = 0
 
     def __bool__(self) -> bool:
-        return bool(self.sent or self.failed or self.gave_up or self.reminders or self.alerts)
+        return bool(
+            self.sent or self.failed or self.gave_up or self.reminders or self.alerts or self.offers
+        )
 
 
 # --------------------------------------------------------------------------- reminders
@@ -239,9 +244,15 @@ def send_one(outgoing: OutgoingEmail) -> bool:
 
 
 def run_round(stop_event: threading.Event | None = None) -> RoundResult:
-    """One pass: queue due reminders, forget what deleted accounts left behind once its
-    time has passed (P7), then send due mails until none is left or we stop."""
+    """One pass: queue due reminders, offer freed time to waiting patients (P9), forget
+    what deleted accounts left behind once its time has passed (P7), then send due mails
+    until none is left or we stop."""
     result = RoundResult(reminders=queue_reminders(), alerts=queue_undelivered_alerts())
+    try:
+        result.offers = waitlist.offer_round()
+    except Exception:
+        # The waiting list is a bonus; queued mails (confirmations) must still go out.
+        log.exception("waiting list round failed; retrying next round")
     patients.forget_past_snapshots()
     sync_idempotency.forget_old()
     sync_claims.forget_old()
@@ -275,12 +286,14 @@ def run_worker(stop_event: threading.Event, poll_seconds: float = 5.0) -> None:
             else:
                 if result:
                     log.info(
-                        "sent %s, failed %s, gave up %s, reminders queued %s, alerts queued %s",
+                        "sent %s, failed %s, gave up %s, reminders queued %s, alerts queued %s, "
+                        "waiting list offers %s",
                         result.sent,
                         result.failed,
                         result.gave_up,
                         result.reminders,
                         result.alerts,
+                        result.offers,
                     )
             stop_event.wait(poll_seconds)
     finally:

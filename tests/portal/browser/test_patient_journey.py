@@ -77,6 +77,8 @@ def test_register_confirm_search_book_see_and_cancel(
     assert links[0].startswith(portal_server.url)
     page.goto(links[0])
     assert PatientProfile.objects.get(user__email=EMAIL).email_confirmed_at is not None
+    # Opened in the browser that registered: logged in.
+    assert page.get_by_role("button", name="Abmelden").is_visible()
 
     # Search by postcode and insurance; the result shows the next free slot.
     page.goto("/")
@@ -132,9 +134,12 @@ def test_register_confirm_search_book_see_and_cancel(
     assert dtstart.astimezone(BERLIN).replace(tzinfo=None) == local_start.replace(tzinfo=None)
     assert events[0].decoded("DTEND") == booking.end
 
-    # Cancel; the booking moves to "past and cancelled".
+    # Cancel, after a question; the booking moves to "past and cancelled".
     with page.expect_navigation():
-        card.get_by_role("button").click()
+        card.get_by_role("link", name="Termin absagen").click()
+    assert booking.status == Booking.Status.ACTIVE
+    with page.expect_navigation():
+        page.get_by_role("button", name="Ja, Termin absagen").click()
     assert "ist abgesagt" in page.locator(".notice--success").inner_text()
     booking.refresh_from_db()
     assert booking.status == Booking.Status.CANCELLED

@@ -1,4 +1,5 @@
-"""A patient's bookings (P4): book, list, see one, cancel. Token or session (with CSRF).
+"""A patient's bookings (P4, P8): book, list, see one, cancel, move. Token or session
+(with CSRF).
 
 Another patient's booking id answers 404 exactly like an id that does not exist,
 so ids leak nothing.
@@ -21,6 +22,7 @@ from termin360.portal.api.auth import PatientToken, patient_of
 from termin360.portal.api.search import location_out
 from termin360.portal.models import Booking
 from termin360.portal.services import bookings as booking_services
+from termin360.portal.services import reschedule
 
 router = Router(tags=["bookings"], auth=[PatientToken(), django_auth])
 
@@ -109,4 +111,28 @@ def cancel_booking(request: HttpRequest, booking_id: BookingId) -> schemas.Booki
     """Cancel one's own booking, up to the practice's cancellation deadline
     (later: 409 ``deadline_passed``)."""
     booking = booking_services.cancel_by_patient(patient=patient_of(request), booking_id=booking_id)
+    return booking_out(_reloaded(booking.pk))
+
+
+@router.post(
+    "/bookings/{booking_id}/move",
+    response={
+        200: schemas.BookingOut,
+        404: schemas.ErrorOut,
+        409: schemas.SlotTakenOut | schemas.ErrorOut,
+        422: schemas.ErrorOut,
+    },
+)
+def move_booking(
+    request: HttpRequest, booking_id: BookingId, payload: schemas.BookingMoveIn
+) -> schemas.BookingOut:
+    """Move one's own booking to another free time of the same calendar and visit type,
+    up to the practice's deadline (P8). The old time is given up only when the new one is
+    held. A time not free (any more) answers 409 ``slot_taken`` with the next free times
+    as ``alternatives``; after the deadline 409 ``deadline_passed``; a cancelled booking
+    409 ``already_cancelled``; a time the calendar never offers 422 ``not_bookable``.
+    Moving to where the booking is already changes nothing."""
+    booking = reschedule.move_by_patient(
+        patient=patient_of(request), booking_id=booking_id, start=payload.start
+    )
     return booking_out(_reloaded(booking.pk))

@@ -151,6 +151,19 @@ class BookingIn(Input):
         return value
 
 
+class BookingMoveIn(Input):
+    """P8: the new start of one's own booking (same calendar, same visit type)."""
+
+    start: AwareDatetime = Field(description="with its UTC offset, e.g. 2030-01-07T09:00+01:00")
+
+    @field_validator("start")
+    @classmethod
+    def _sensible_day(cls, value: datetime) -> datetime:
+        if not FIRST_DAY <= value.date() <= LAST_DAY:
+            raise ValueError(f"the day must lie between {FIRST_DAY} and {LAST_DAY}")
+        return value
+
+
 class BookingOut(Schema):
     id: int
     status: Literal["active", "cancelled"]

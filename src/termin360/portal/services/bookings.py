@@ -13,10 +13,12 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from termin360.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from termin360.portal.domain import visit_types as visit_type_rules
 from termin360.portal.domain.availability import free_slot_at
 from termin360.portal.models import Booking, OnlineCalendar, PatientProfile, VisitType
 from termin360.portal.services import availability, feed, mail
@@ -92,6 +94,27 @@ def visit_types_open_to(
         for vt in types
         if _visit_refusal(vt, insurance=patient.insurance, existing=existing) is None
     ]
+
+
+def preferred_visit_type(
+    patient: PatientProfile | None, calendar: OnlineCalendar, types: list[VisitType]
+) -> VisitType | None:
+    """The visit type a doctor page shows first to this patient, or ``None`` (she must
+    choose): see ``domain.visit_types.preferred``."""
+    return visit_type_rules.preferred(
+        visit_types_open_to(patient, calendar, types), calendar.default_visit_type_id
+    )
+
+
+def existing_practice_ids(patient: PatientProfile | None) -> set[int]:
+    """The practices that know this patient (``is_existing_patient``), in one query: search
+    pages ask it for a whole page of results."""
+    if patient is None:
+        return set()
+    rows = Booking.objects.filter(patient=patient).filter(
+        Q(status=Booking.Status.ACTIVE) | Q(start__lt=timezone.now())
+    )
+    return set(rows.values_list("calendar__doctor__practice_id", flat=True).distinct())
 
 
 def _check_visit_rules(patient: PatientProfile, calendar: OnlineCalendar, vt: VisitType) -> None:

@@ -134,6 +134,22 @@ def confirm_email(user: Any, link: str) -> OutgoingEmail | None:
     return _queue(user.email, subject, body, "confirm_email")
 
 
+def registration_attempt(user: Any, *, login_link: str, reset_link: str) -> OutgoingEmail | None:
+    """Someone tried to register with an address that has an account: its owner is told
+    (the registration page itself says nothing about it, P3)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        subject, body = _render(
+            "registration_attempt",
+            {
+                "user": user,
+                "login_link": login_link,
+                "reset_link": reset_link,
+                "portal_url": portal_url("/"),
+            },
+        )
+    return _queue(user.email, subject, body, "registration_attempt")
+
+
 def password_reset(user: Any, link: str) -> OutgoingEmail | None:
     """A link to choose a new password (P3); ``link`` is absolute."""
     with translation.override(settings.LANGUAGE_CODE):

@@ -31,6 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
@@ -67,6 +68,11 @@ def normalize_email(email: str) -> str:
 # --------------------------------------------------------------------------- registration
 
 
+# Hashed when an address is known already, so both answers of ``register_patient`` cost
+# the same time (the new account's password is hashed too).
+_TIMING_PASSWORD = "termin360-timing-only"
+
+
 @transaction.atomic
 def register_patient(
     *,
@@ -77,29 +83,43 @@ def register_patient(
     date_of_birth: date,
     phone: str,
     insurance: str,
-) -> PatientProfile:
+    next_path: str = "",
+) -> PatientProfile | None:
     """A new, unconfirmed patient; the confirmation mail is queued in the same transaction.
+    ``next_path`` (a path on this site, checked by the caller) travels in the confirmation
+    link: confirming leads there, e.g. to the booking page of the slot the patient chose.
+
+    An address that has an account already gets no second one and no error either —
+    that would tell anyone who is a patient here. Its owner is told by mail instead
+    (log in, or reset the password), and ``None`` comes back.
 
     ``password`` must already have passed the password validators (the form checks them).
     """
     email = normalize_email(email)
     if insurance not in Insurance.values:
         raise InvalidInput(_("Please choose an insurance type."), code="insurance")
-    if User.objects.filter(username__iexact=email).exists():
-        raise Conflict(_("An account with this e-mail address already exists."), code="email_taken")
-    try:
-        with transaction.atomic():
-            user = User.objects.create_user(
-                username=email,
-                email=email,
-                password=password,
-                first_name=first_name.strip()[:150],
-                last_name=last_name.strip()[:150],
+    known = User.objects.filter(username__iexact=email).first()
+    if known is None:
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    username=email,
+                    email=email,
+                    password=password,
+                    first_name=first_name.strip()[:150],
+                    last_name=last_name.strip()[:150],
+                )
+        except IntegrityError:  # registered at the same moment by another request
+            known = User.objects.filter(username__iexact=email).first()
+    if known is not None:
+        make_password(_TIMING_PASSWORD)
+        if known.is_active and ratelimit.allow_reset_mail(email=known.username):
+            mail.registration_attempt(
+                known,
+                login_link=mail.portal_url(reverse("portal:login")),
+                reset_link=mail.portal_url(reverse("portal:password-reset")),
             )
-    except IntegrityError:  # registered at the same moment by another request
-        raise Conflict(
-            _("An account with this e-mail address already exists."), code="email_taken"
-        ) from None
+        return None
     patient = PatientProfile.objects.create(
         user=user,
         last_name=last_name.strip(),
@@ -108,23 +128,37 @@ def register_patient(
         phone=phone.strip(),
         insurance=insurance,
     )
-    send_confirmation(patient)
+    send_confirmation(patient, next_path=next_path)
     return patient
 
 
-def confirmation_token(user: User) -> str:
-    return signing.dumps({"u": user.pk, "e": user.email}, salt=CONFIRM_SALT)
+def confirmation_token(user: User, next_path: str = "") -> str:
+    data = {"u": user.pk, "e": user.email}
+    if next_path:
+        data["n"] = next_path
+    return signing.dumps(data, salt=CONFIRM_SALT)
 
 
-def confirmation_link(user: User) -> str:
-    return mail.portal_url(reverse("portal:confirm", kwargs={"token": confirmation_token(user)}))
+def next_path_of(token: str) -> str:
+    """The page an authentic confirmation link leads to after confirming ("" if none)."""
+    try:
+        data = signing.loads(token, salt=CONFIRM_SALT)
+    except signing.BadSignature:
+        return ""
+    wanted = data.get("n", "") if isinstance(data, dict) else ""
+    return wanted if isinstance(wanted, str) and wanted.startswith("/") else ""
 
 
-def send_confirmation(patient: PatientProfile) -> None:
+def confirmation_link(user: User, next_path: str = "") -> str:
+    token = confirmation_token(user, next_path)
+    return mail.portal_url(reverse("portal:confirm", kwargs={"token": token}))
+
+
+def send_confirmation(patient: PatientProfile, next_path: str = "") -> None:
     """Queue (again) the mail with the confirmation link; nothing if already confirmed."""
     if patient.email_confirmed_at is not None:
         return
-    mail.confirm_email(patient.user, confirmation_link(patient.user))
+    mail.confirm_email(patient.user, confirmation_link(patient.user, next_path))
 
 
 def _patient_of_token(token: str, *, max_age: timedelta | None) -> PatientProfile:

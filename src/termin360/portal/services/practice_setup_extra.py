@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from termin360.core.errors import InvalidInput, NotFound
 from termin360.core.names import normalize_name
-from termin360.portal.models import Absence, Doctor, Location, Practice, VisitType
+from termin360.portal.models import Absence, Doctor, Location, OnlineCalendar, Practice, VisitType
 
 MAX_REMINDER_HOURS = 24 * 7
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
@@ -90,10 +90,11 @@ def remove_absence(*, practice: Practice, absence_id: int) -> None:
 
 
 def update_practice_settings(
-    *, practice: Practice, name: str, email: str, reminder_hours: int
+    *, practice: Practice, name: str, email: str, reminder_hours: int, phone: str = ""
 ) -> Practice:
-    """Name, contact address (for alerts) and how many hours before an appointment
-    patients get their reminder."""
+    """Name, contact address (for alerts), the phone number patients see with every
+    booking and in every mail, and how many hours before an appointment patients get
+    their reminder."""
     if not name.strip():
         raise InvalidInput(_("The practice needs a name."), code="name_missing")
     if not 1 <= reminder_hours <= MAX_REMINDER_HOURS:
@@ -105,5 +106,30 @@ def update_practice_settings(
     practice.name = name.strip()
     practice.email = email.strip()
     practice.reminder_hours = reminder_hours
-    practice.save(update_fields=["name", "email", "reminder_hours"])
+    practice.phone = phone.strip()[:40]
+    practice.save(update_fields=["name", "email", "reminder_hours", "phone"])
     return practice
+
+
+def set_calendar_options(
+    *, calendar: OnlineCalendar, default_visit_type_id: int | None, waitlist_enabled: bool
+) -> OnlineCalendar:
+    """The visit type the doctor page shows first (one of the calendar's active types,
+    open to new and existing patients; ``None``: the first such type) and whether
+    patients may join the waiting list (P9)."""
+    if default_visit_type_id is not None:
+        vt = calendar.visit_types.filter(pk=default_visit_type_id, active=True).first()
+        if vt is None:
+            raise NotFound(_("This visit type is not offered in this calendar."))
+        if not (vt.new_patients and vt.existing_patients):
+            raise InvalidInput(
+                _(
+                    "The default visit type must be open to new and existing patients; "
+                    "a patient who may not book it would otherwise see the wrong times."
+                ),
+                code="default_restricted",
+            )
+    calendar.default_visit_type_id = default_visit_type_id
+    calendar.waitlist_enabled = waitlist_enabled
+    calendar.save(update_fields=["default_visit_type", "waitlist_enabled"])
+    return calendar

@@ -13,13 +13,17 @@ the same UID and a higher SEQUENCE.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from termin360.core.errors import Conflict, InvalidInput, NotFound
+from termin360.core.intervals import Interval, subtract
+from termin360.core.timezones import day_bounds_utc
+from termin360.portal.domain.availability import free_slots_by_day
 from termin360.portal.models import Booking, PatientProfile
 from termin360.portal.services import availability, feed, mail
 from termin360.portal.services.bookings import SlotGone, _booking, _check_offered, _taken
@@ -58,6 +62,35 @@ def own_active_booking(patient: PatientProfile, booking_id: int) -> Booking:
     return booking
 
 
+def free_for_move_by_day(
+    booking: Booking, first_day: date, last_day: date, now: datetime | None = None
+) -> dict[date, list[Interval]]:
+    """The free start times ``booking`` may move to, per local day of its practice.
+
+    The booking's own time counts as free for itself: once the practice calendar holds
+    it, the busy state the connector pushes contains it as well, and a 30-minute visit
+    could never move by one 15-minute slot. Whatever else overlaps its time was a second
+    holder already."""
+    calendar = booking.calendar
+    tz = ZoneInfo(calendar.doctor.practice.time_zone)
+    lo, _end = day_bounds_utc(first_day, tz)
+    _start, hi = day_bounds_utc(last_day, tz)
+    blocked = availability.blocked_intervals(calendar, lo, hi, exclude_booking=booking.pk)
+    return free_slots_by_day(
+        availability.rules_of(calendar),
+        now=now or timezone.now(),
+        first_day=first_day,
+        last_day=last_day,
+        duration_minutes=booking.visit_type.duration_minutes,
+        blocked=subtract(blocked, [Interval(booking.start, booking.end)]),
+    )
+
+
+def _free_for_move(booking: Booking, start: datetime, now: datetime) -> bool:
+    day = start.astimezone(ZoneInfo(booking.calendar.doctor.practice.time_zone)).date()
+    return any(s.start == start for s in free_for_move_by_day(booking, day, day, now)[day])
+
+
 def move_by_patient(
     *, patient: PatientProfile, booking_id: int, start: datetime, now: datetime | None = None
 ) -> Booking:
@@ -74,6 +107,11 @@ def move_by_patient(
     calendar, vt = booking.calendar, booking.visit_type
     if booking.start == start:
         return booking
+    if not calendar.published:
+        # The practice took the calendar offline: it offers no time, to move to either.
+        raise InvalidInput(
+            _("This calendar offers no appointments online at the moment."), code="not_bookable"
+        )
     _check_offered(calendar, vt, start)
     try:
         with transaction.atomic():
@@ -88,9 +126,7 @@ def move_by_patient(
                 return booking
             if now > deadline_of(booking):
                 raise _deadline_passed(booking)
-            if not availability.is_free(
-                calendar, start, vt.duration_minutes, now=now, exclude_booking=booking.pk
-            ):
+            if not _free_for_move(booking, start, now):
                 raise _Taken
             old_start = booking.start
             booking.start = start
@@ -104,4 +140,10 @@ def move_by_patient(
     return booking
 
 
-__all__ = ["SlotGone", "deadline_of", "move_by_patient", "own_active_booking"]
+__all__ = [
+    "SlotGone",
+    "deadline_of",
+    "free_for_move_by_day",
+    "move_by_patient",
+    "own_active_booking",
+]

@@ -8,6 +8,7 @@ import json
 import re
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -38,11 +39,19 @@ PHONE = re.compile(r"^\+?[0-9 ()/.\-]{5,40}$")
 
 
 class RegisterForm(forms.Form):
-    last_name = forms.CharField(label=gettext_lazy("Last name"), max_length=100)
-    first_name = forms.CharField(label=gettext_lazy("First name"), max_length=100)
+    last_name = forms.CharField(
+        label=gettext_lazy("Last name"),
+        max_length=100,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )
+    first_name = forms.CharField(
+        label=gettext_lazy("First name"),
+        max_length=100,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
     date_of_birth = forms.DateField(
         label=gettext_lazy("Date of birth"),
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}, format="%Y-%m-%d"),
     )
     email = forms.EmailField(
         label=gettext_lazy("E-mail address"),
@@ -164,11 +173,24 @@ def _client_ip(request: HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR") or "unknown")
 
 
-def _next_url(request: HttpRequest, user: User) -> str:
-    wanted = request.POST.get("next") or request.GET.get("next") or ""
-    if wanted and url_has_allowed_host_and_scheme(
-        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+def _safe_next(request: HttpRequest, wanted: str | None = None) -> str:
+    """``next`` of the request (or ``wanted``) if it is a path on this site, else ""."""
+    if wanted is None:
+        wanted = request.POST.get("next") or request.GET.get("next") or ""
+    if (
+        wanted
+        and wanted.startswith("/")
+        and url_has_allowed_host_and_scheme(
+            wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
+        return wanted[:500]
+    return ""
+
+
+def _next_url(request: HttpRequest, user: User) -> str:
+    wanted = _safe_next(request)
+    if wanted:
         return wanted
     if PracticeAdmin.objects.filter(user=user).exists():
         return reverse("portal:practice-dashboard")
@@ -197,8 +219,17 @@ def _unconfirmed_hint(request: HttpRequest) -> None:
 # --------------------------------------------------------------------------- registration
 
 
+# The session of the browser that registered remembers whom (0: an address known
+# already), so the confirmation link opened there logs the new patient in, and "send the
+# link again" works before any login — the same for both, so neither says which it was.
+REGISTERED = "termin360_registered"
+
+
 def register(request: HttpRequest) -> HttpResponse:
+    """P3. The same answer whether or not the address has an account (the owner of a known
+    address is told by mail); ``next`` (the slot the patient chose) travels in the link."""
     form = RegisterForm(request.POST or None)
+    next_path = _safe_next(request)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -210,15 +241,29 @@ def register(request: HttpRequest) -> HttpResponse:
                 date_of_birth=data["date_of_birth"],
                 phone=data["phone"],
                 insurance=data["insurance"],
+                next_path=next_path,
             )
         except ApplicationError as exc:
-            field = "email" if exc.code == "email_taken" else None
-            form.add_error(field, exc.message)
+            form.add_error(None, exc.message)
         else:
-            login(request, patient.user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect("portal:resend-confirmation")
+            request.session[REGISTERED] = patient.user_id if patient else 0
+            request.session["termin360_registered_email"] = data["email"]
+            return redirect("portal:registered")
     status = 400 if form.is_bound else 200
-    return render(request, "portal/accounts/register.html", {"form": form}, status=status)
+    return render(
+        request,
+        "portal/accounts/register.html",
+        {"form": form, "next": next_path},
+        status=status,
+    )
+
+
+def registered(request: HttpRequest) -> HttpResponse:
+    """After registering: "we have sent you a link" (for a known address too)."""
+    email = request.session.get("termin360_registered_email")
+    if email is None:
+        return redirect("portal:register")
+    return render(request, "portal/accounts/registered.html", {"email": email})
 
 
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
@@ -238,6 +283,18 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
             {"message": exc.message, "expired": False},
             status=400,
         )
+    if not request.user.is_authenticated and request.session.get(REGISTERED) == patient.user_id:
+        # Opened in the browser that registered: it knows the password, the link proves
+        # the mailbox.
+        login(request, patient.user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session.pop(REGISTERED, None)
+    next_path = _safe_next(request, patients.next_path_of(token))
+    if next_path:
+        messages.success(request, _("Thank you, your e-mail address is confirmed."))
+        if request.user.is_authenticated:
+            return redirect(next_path)
+        messages.info(request, _("Please log in; then you continue with your appointment."))
+        return redirect(f"{reverse('portal:login')}?{urlencode({'next': next_path})}")
     return render(request, "portal/accounts/confirmed.html", {"patient": patient})
 
 
@@ -257,6 +314,14 @@ def resend_confirmation(request: HttpRequest) -> HttpResponse:
             )
     elif request.user.is_authenticated:
         patient = _patient(request)
+    elif request.method == "POST" and REGISTERED in request.session:
+        # Right after registering, before any login (see ``register``).
+        registered_id = request.session[REGISTERED]
+        found = PatientProfile.objects.filter(user_id=registered_id).select_related("user")
+        if registered_id and (known := found.first()) is not None:
+            patients.send_confirmation(known)
+        messages.success(request, _("If the address is right, a new link is on its way."))
+        return redirect("portal:registered")
     else:
         return redirect(f"{reverse('portal:login')}?next={reverse('portal:resend-confirmation')}")
     if request.method == "POST":

@@ -23,7 +23,6 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import get_language, get_language_info
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from termin360.core.errors import ApplicationError, Conflict, InvalidInput, NotFound
 from termin360.portal import selectors
@@ -117,6 +116,7 @@ def search(request: HttpRequest) -> HttpResponse:
     except ValueError:
         page = 1
     total, found = selectors.search_doctors(
+        known_to=bookings.existing_practice_ids(_patient(request)),
         specialty=criteria["specialty"],
         place=criteria["place"],
         name=criteria["name"],
@@ -127,7 +127,9 @@ def search(request: HttpRequest) -> HttpResponse:
     results = []
     for r in found:
         tz = _zone(r.calendar)
-        shortest = min(r.visit_types, key=lambda vt: vt.duration_minutes, default=None)
+        doctor_query = {"insurance": insurance} if insurance else {}
+        if r.visit_type is not None:
+            doctor_query["visit_type"] = str(r.visit_type.pk)
         results.append(
             {
                 "doctor": r.doctor,
@@ -136,11 +138,14 @@ def search(request: HttpRequest) -> HttpResponse:
                 "languages": language_names(r.doctor.languages),
                 "visit_types": r.visit_types,
                 "next_free": when(r.next_free.start, tz) if r.next_free else "",
+                "next_free_type": r.visit_type,
                 "next_free_url": (
-                    book_url(r.calendar.pk, r.next_free.start, shortest.pk)
-                    if r.next_free and shortest
+                    book_url(r.calendar.pk, r.next_free.start, r.visit_type.pk)
+                    if r.next_free and r.visit_type
                     else ""
                 ),
+                "doctor_url": reverse("portal:doctor", args=[r.calendar.pk])
+                + (f"?{urlencode(doctor_query)}" if doctor_query else ""),
             }
         )
     base_query = {k: v for k, v in criteria.items() if v}
@@ -157,6 +162,9 @@ def search(request: HttpRequest) -> HttpResponse:
             "page": page,
             "pages": pages,
             "searched": bool(base_query) or "page" in q,
+            # On the results of a search the form folds away (phones); not on the start
+            # page, where a patient's own insurance alone fills the criteria.
+            "folded": any(k in q for k in ("specialty", "place", "name", "insurance", "page")),
             "prev_url": f"?{urlencode({**base_query, 'page': page - 1})}" if page > 1 else "",
             "next_url": f"?{urlencode({**base_query, 'page': page + 1})}" if page < pages else "",
         },
@@ -185,13 +193,18 @@ def doctor(request: HttpRequest, calendar_id: int) -> HttpResponse:
     """The doctor's details and free slots of one week, for the chosen visit type."""
     calendar = _published_calendar(calendar_id)
     tz = _zone(calendar)
+    patient = _patient(request)
     types = list(calendar.visit_types.filter(active=True))
+    insurance = patient.insurance if patient else request.GET.get("insurance", "")
+    if insurance in Insurance.values:
+        types = [vt for vt in types if vt.allows(insurance)] or types
     chosen = next((vt for vt in types if str(vt.pk) == request.GET.get("visit_type")), None)
-    # Without a choice, show the times of a visit type this patient can book: a new
-    # patient should not pick a time only to learn it was for existing patients.
+    # Without a choice, show the times of the type this patient would book: never one
+    # for new or existing patients only, unless it is the only one she may book.
     if chosen is None and types:
-        open_types = bookings.visit_types_open_to(_patient(request), calendar, types)
-        chosen = open_types[0] if open_types else types[0]
+        chosen = bookings.preferred_visit_type(patient, calendar, types)
+    deadline = timedelta(hours=calendar.cancel_deadline_hours)
+    now = timezone.now()
     today = _today(tz)
     try:
         first = max(today, date.fromisoformat(request.GET.get("from", "")))
@@ -200,7 +213,7 @@ def doctor(request: HttpRequest, calendar_id: int) -> HttpResponse:
     last_bookable = today + timedelta(days=calendar.horizon_days)
     first = min(first, last_bookable)
     last = first + timedelta(days=DAYS_SHOWN - 1)
-    days = []
+    days: list[dict[str, Any]] = []
     if chosen is not None:
         by_day = availability.slots_by_day(calendar, first, last, chosen.duration_minutes)
         for offset in range(DAYS_SHOWN):
@@ -214,6 +227,7 @@ def doctor(request: HttpRequest, calendar_id: int) -> HttpResponse:
                             "time": clock(s.start, tz),
                             "url": book_url(calendar.pk, s.start, chosen.pk),
                             "label": when(s.start, tz),
+                            "within_deadline": s.start - deadline < now,
                         }
                         for s in by_day.get(day, [])
                     ],
@@ -224,6 +238,8 @@ def doctor(request: HttpRequest, calendar_id: int) -> HttpResponse:
         query = {"from": start.isoformat()}
         if chosen is not None:
             query["visit_type"] = str(chosen.pk)
+        if insurance in Insurance.values and patient is None:
+            query["insurance"] = insurance
         return f"?{urlencode(query)}"
 
     return render(
@@ -238,6 +254,9 @@ def doctor(request: HttpRequest, calendar_id: int) -> HttpResponse:
             "chosen": chosen,
             "days": days,
             "any_slot": any(d["slots"] for d in days),
+            "any_within_deadline": any(s["within_deadline"] for d in days for s in d["slots"]),
+            "deadline_hours": calendar.cancel_deadline_hours,
+            "insurance": insurance if insurance in Insurance.values else "",
             "first": first,
             "last": last,
             "range_label": f"{day_label(first)} – {day_label(last)}",
@@ -279,6 +298,7 @@ def book(request: HttpRequest, calendar_id: int) -> HttpResponse:
     wish = _booking_request(request, calendar_id)
     calendar, tz = wish.calendar, _zone(wish.calendar)
     patient = _patient(request)
+    deadline = wish.start - timedelta(hours=calendar.cancel_deadline_hours)
     context: dict[str, Any] = {
         "calendar": calendar,
         "doctor": calendar.doctor,
@@ -295,6 +315,12 @@ def book(request: HttpRequest, calendar_id: int) -> HttpResponse:
         "alternatives": [],
         "doctor_url": reverse("portal:doctor", args=[calendar.pk])
         + f"?{urlencode({'visit_type': wish.visit_type.pk})}",
+        "change_type_url": reverse("portal:doctor", args=[calendar.pk])
+        + f"?{urlencode({'from': wish.start.astimezone(tz).date().isoformat()})}#id_visit_type",
+        "deadline": when(deadline, tz),
+        "deadline_hours": calendar.cancel_deadline_hours,
+        "within_deadline": timezone.now() > deadline,
+        "phone": calendar.doctor.practice.phone,
     }
     taken_alternatives: list[str] | None = None
     if request.method == "POST" and patient is not None:
@@ -385,11 +411,23 @@ def my_bookings(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def cancel(request: HttpRequest, booking_id: int) -> HttpResponse:
+    """GET: "really cancel?" with the appointment; POST: cancel it."""
     patient = _patient(request)
     if patient is None:
         raise Http404(_("There is no such booking."))
+    if request.method != "POST":
+        booking = next(
+            (b for b in _my_bookings(patient) if b.pk == booking_id and b.status == "active"),
+            None,
+        )
+        if booking is None:
+            raise Http404(_("There is no such booking."))
+        return render(
+            request,
+            "portal/patients/cancel_confirm.html",
+            {"r": _booking_row(booking, timezone.now())},
+        )
     try:
         booking = bookings.cancel_by_patient(patient=patient, booking_id=booking_id)
     except NotFound as exc:

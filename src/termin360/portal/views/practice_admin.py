@@ -19,6 +19,7 @@ from django.contrib.auth import authenticate, login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -249,7 +250,10 @@ def _calendar_page(
                 "horizon_days": calendar.horizon_days,
                 "lead_minutes": calendar.lead_minutes,
                 "cancel_deadline_hours": calendar.cancel_deadline_hours,
-            }
+                "default_visit_type": calendar.default_visit_type_id,
+                "waitlist_enabled": calendar.waitlist_enabled,
+            },
+            visit_types=list(calendar.visit_types.all()),
         )
     if hours_formset is None:
         hours_formset = f.HoursFormSet(
@@ -292,10 +296,18 @@ def calendar_page(request: HttpRequest, practice: Practice, calendar_id: int) ->
 @practice_admin_required
 def calendar_rules(request: HttpRequest, practice: Practice, calendar_id: int) -> HttpResponse:
     calendar = _calendar(practice, calendar_id)
-    form = f.CalendarRulesForm(request.POST)
+    form = f.CalendarRulesForm(request.POST, visit_types=list(calendar.visit_types.all()))
     if form.is_valid():
+        data = dict(form.cleaned_data)
+        options = {k: data.pop(k) for k in ("default_visit_type", "waitlist_enabled")}
         try:
-            practices.set_calendar_rules(calendar=calendar, **form.cleaned_data)
+            with transaction.atomic():
+                practices.set_calendar_rules(calendar=calendar, **data)
+                extra.set_calendar_options(
+                    calendar=calendar,
+                    default_visit_type_id=options["default_visit_type"],
+                    waitlist_enabled=options["waitlist_enabled"],
+                )
         except ApplicationError as exc:
             _show_error(form, exc)
         else:
@@ -504,6 +516,7 @@ def settings_page(request: HttpRequest, practice: Practice) -> HttpResponse:
         initial={
             "name": practice.name,
             "email": practice.email,
+            "phone": practice.phone,
             "reminder_hours": practice.reminder_hours,
         },
     )

@@ -6,6 +6,7 @@ from termin360.portal.views import accounts
 
 urlpatterns = [
     path("registrieren/", accounts.register, name="register"),
+    path("registriert/", accounts.registered, name="registered"),
     path("bestaetigen/<str:token>/", accounts.confirm, name="confirm"),
     path("bestaetigen/", accounts.resend_confirmation, name="resend-confirmation"),
     path("anmelden/", accounts.login_view, name="login"),

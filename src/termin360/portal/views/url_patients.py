@@ -1,8 +1,9 @@
-"""Patients' pages: search, doctor page, booking, my bookings (P2, P4)."""
+"""Patients' pages: search, doctor page, booking, my bookings, rescheduling, waiting list
+(P2, P4, P8, P9)."""
 
 from django.urls import path
 
-from termin360.portal.views import patients
+from termin360.portal.views import patients, reschedule, waitlist
 
 urlpatterns = [
     path("", patients.search, name="search"),
@@ -14,4 +15,12 @@ urlpatterns = [
         patients.cancel,
         name="cancel-booking",
     ),
+    path(
+        "meine-termine/<int:booking_id>/verschieben/",
+        reschedule.reschedule_booking,
+        name="reschedule",
+    ),
+    path("warteliste/", waitlist.my_waitlist, name="waitlist"),
+    path("warteliste/eintragen/", waitlist.join, name="waitlist-join"),
+    path("warteliste/angebot/<str:token>/", waitlist.offer, name="waitlist-offer"),
 ]
