@@ -83,3 +83,24 @@ def test_delete_a_reservation_from_the_dialog(
         http_api.get("/calendars/1/reservations", params={"first_day": day, "last_day": day}).json()
         == []
     )
+
+
+def test_a_reservation_over_times_without_slots_is_saved_with_a_clear_warning(
+    logged_in: Any, practice_ui: Practice, http_api: httpx.Client
+) -> None:
+    """Issue 11: before, it was accepted silently and blocked nothing the staff could see.
+    It still blocks that time online (a lunch break between slots), so it is saved — and
+    the page says what happened."""
+    page = logged_in
+    page.locator(".toolbar [data-action=open-reservations]").click()
+    dialog = page.locator("#reservation-dialog")
+    dialog.locator('input[name="columns"][value="1"]').check()
+    dialog.locator("#res-start").fill("21:00")  # the grid ends long before
+    dialog.locator("#res-end").fill("22:00")
+    dialog.locator("#res-reason").fill("Abendtermin?")
+    with page.expect_response(is_api_call("POST", "/calendars/1/reservations")) as created:
+        dialog.locator("#reservation-form button[type=submit]").click()
+    assert created.value.status == 201  # saved (the page then reloads)
+    alert = page.locator("#page-alert")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("keine Zeiten")

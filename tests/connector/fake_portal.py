@@ -1,10 +1,11 @@
 """An in-memory portal for the connector's tests: the ``PortalApi`` interface, with the
 portal's rules of the sync API kept small but faithful — a change feed with gap-free
-sequence numbers, busy days replaced per (calendar, day) unless older than the revision
-held, the S9 claim refused only for bookings booked or moved after ``after_seq`` and not
-``known``, otherwise holding its time until settled, released or expired (decision 009),
-practice cancel/move (move refused when another active booking holds the time),
-receipts, and idempotency keys answered from a store.
+sequence numbers, busy days (and their bookable slots, S14, when sent) replaced per
+(calendar, day) unless older than the revision held, the S9 claim refused only for
+bookings booked or moved after ``after_seq`` and not ``known``, otherwise holding its
+time until settled, released or expired (decision 009), practice cancel/move (move
+refused when another active booking holds the time), receipts, and idempotency keys
+answered from a store.
 
 Patients "book" with :meth:`FakePortal.book`; with ``strict`` the booking is refused, as
 on the real portal, where busy time or a hold blocks it (``Refused`` ``slot_taken``);
@@ -53,6 +54,8 @@ class FakePortal:
     bookings: dict[int, BookingState] = field(default_factory=dict)
     feed: list[BookingEvent] = field(default_factory=list)
     busy: dict[tuple[int, date], list[TimeRange]] = field(default_factory=dict)
+    # S14: the bookable slots per (calendar, day) as last sent (absent: never sent)
+    bookable: dict[tuple[int, date], list[TimeRange]] = field(default_factory=dict)
     delivered: dict[int, str] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     busy_batches: list[BusyBatch] = field(default_factory=list)
@@ -222,6 +225,8 @@ class FakePortal:
                 if day.revision:
                     self.revisions[key] = day.revision
                 self.busy[key] = list(day.intervals)
+                if day.bookable is not None:
+                    self.bookable[key] = list(day.bookable)
             return BusyBatchResult(applied=len(batch.days) - stale, stale=stale)
 
         result: BusyBatchResult = self._once(f"busy:{idempotency_key}", apply)

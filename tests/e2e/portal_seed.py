@@ -127,6 +127,13 @@ def main() -> None:
     # with the default cost, hashing the patients' passwords is most of the seeding time.
     settings.PASSWORD_HASHERS = ["tests.e2e.portal_seed.QuickArgon2PasswordHasher"]
     spec = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    # S14: {"count": 0, "hours_from_practice": [calendar id, …]} switches those calendars.
+    if spec.get("hours_from_practice"):
+        from termin360.portal.models import OnlineCalendar
+        from termin360.portal.services import practice_setup_extra
+
+        for calendar in OnlineCalendar.objects.filter(pk__in=spec["hours_from_practice"]):
+            practice_setup_extra.set_hours_source(calendar=calendar, source="practice")
     print(json.dumps([seed() for _ in range(int(spec.get("count", 1)))]))
 
 

@@ -194,6 +194,9 @@ def test_s12_grid_edit_removing_the_slot_moves_online_appointment_to_additional_
     booking = s.book_online(monday, "11:30")
     ob = s.wait_placed(booking["id"])
     before = ob.appointment_id
+    # The practice API names the portal's booking number (issue 11).
+    assert appointment(s, before)["online_booking_id"] == booking["id"]
+    assert s.cli_json("info", str(booking["id"]))["placement"] == "slot"
 
     rules = [{"weekday": d, "start": "08:00", "end": "11:00", "slot_minutes": 15} for d in range(5)]
     r = s.practice("PUT", "/calendars/1/columns/1/template", rules, admin=True)
@@ -212,6 +215,11 @@ def test_s12_grid_edit_removing_the_slot_moves_online_appointment_to_additional_
     appt = appointment(s, before)
     assert appt["in_additional_list"] and appt["day"] == monday.isoformat()
     assert appt["patient"]["id"] == patient.pk  # still linked
+    assert appt["online_booking_id"] == booking["id"]
+    # `sync info` and `sync list` tell where it sits now, not where it was placed.
+    assert s.cli_json("info", str(booking["id"]))["placement"] == "additional_list"
+    listed = next(b for b in s.cli_json("list") if b["booking_id"] == booking["id"])
+    assert listed["placement"] == "additional_list"
     # Not mistaken for the practice cancelling or moving the booking (S10).
     wait_until(s.busy_synced, "the grid edit's busy state reached the portal")
     assert not pending_practice_changes().exists()

@@ -130,3 +130,18 @@ def test_a_reservation_until_midnight_covers_the_rest_of_the_day(
     r = _reserve(api, practice.monday, practice.monday, start="11:00", end="00:00", columns=[1])
     assert r.status_code == 201, r.content
     assert _reserved_times(api, practice.monday, 1) == ["11:00", "11:15", "11:30", "11:45"]
+
+
+def test_a_reservation_over_times_without_slots_is_saved_with_a_warning(
+    api: Api, practice: Practice
+) -> None:
+    """It still blocks that time online (where the portal might offer it); the answer warns,
+    because a wrong year or time is the likelier cause. One covering a slot does not."""
+    r = _reserve(api, practice.monday, practice.monday, start="21:00", end="22:00")
+    assert r.status_code == 201, r.content
+    assert r.json()["warning_code"] == "no_slots_in_range"
+    assert "no slots" in r.json()["warning"] or "keine Zeiten" in r.json()["warning"]
+    assert _reserved_times(api, practice.monday, 1) == []
+    fine = _reserve(api, practice.monday + timedelta(days=1), practice.monday + timedelta(days=1))
+    assert fine.status_code == 201
+    assert fine.json()["warning"] is None and fine.json()["warning_code"] is None

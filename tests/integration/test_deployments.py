@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -91,6 +92,7 @@ def test_demo_command_serves_portal_and_practice_calendar_with_demo_data(tmp_pat
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group, as in a terminal
     )
     try:
         assert proc.stdout is not None
@@ -100,6 +102,8 @@ def test_demo_command_serves_portal_and_practice_calendar_with_demo_data(tmp_pat
             if "Demo bereit" in line:
                 break
         output = "".join(lines)
+        # While it prepares, it shows what it does (minutes on a slow machine).
+        assert "Terminraster" in output and "Patienten" in output, output
         assert f"http://127.0.0.1:{practice_port}/" in output
         assert f"http://127.0.0.1:{portal_port}/" in output
         assert "empfang / empfang-demo" in output
@@ -121,9 +125,17 @@ def test_demo_command_serves_portal_and_practice_calendar_with_demo_data(tmp_pat
         with httpx.Client(base_url=f"http://127.0.0.1:{portal_port}", timeout=30) as http:
             assert http.get("/health").json()["role"] == "portal"
             assert http.get("/").status_code == 200
+        # Ctrl+C in the terminal: SIGINT to the whole group; the demo ends quietly.
+        os.killpg(proc.pid, signal.SIGINT)
+        rest, _ = proc.communicate(timeout=40)
+        assert proc.returncode == 0, rest
+        assert "unerwartet" not in rest, rest
+        assert "Traceback" not in rest, rest
+        assert "Demo wird beendet" in rest
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
     assert (tmp_path / "demo" / "practice.sqlite3").exists()
     assert (tmp_path / "demo" / "portal.sqlite3").exists()
 

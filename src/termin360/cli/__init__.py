@@ -7,11 +7,19 @@ process never mixes the portal's and the practice's data.
 
 from __future__ import annotations
 
-import typer
+import sys
 
-from termin360.cli import demo, portal, practice, sync
+import typer
+from typer._click import exceptions as click_errors
+
+from termin360.cli import german
+
+german.install()
+
+from termin360.cli import demo, portal, practice, sync  # noqa: E402  (after the German texts)
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help="termin360 – Online-Terminbuchung mit 360°-Abgleich in den Praxiskalender.",
     no_args_is_help=True,
     add_completion=False,
@@ -24,4 +32,17 @@ app.command("demo")(demo.demo)
 
 
 def main() -> None:
-    app()
+    """Run the command; a usage error is one German line on stderr (exit 2), not a box."""
+    try:
+        code = app(standalone_mode=False)
+    except click_errors.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "termin360"
+        typer.echo(f"Fehler: {german.error(exc.format_message())} Hilfe: {where} --help", err=True)
+        sys.exit(exc.exit_code)
+    except click_errors.ClickException as exc:
+        typer.echo(f"Fehler: {german.error(exc.format_message())}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("Abgebrochen.", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

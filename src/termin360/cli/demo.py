@@ -215,10 +215,12 @@ def demo(
                 (data_dir / f"{db}{suffix}").unlink(missing_ok=True)
     env = _env(data_dir, portal_port)
     portal_url = f"http://127.0.0.1:{portal_port}"
-    for role in ("practice", "portal"):
+    for role, label in (("practice", "Praxiskalender"), ("portal", "Portal")):
         if not (data_dir / f"{role}.sqlite3").exists():
-            out.print(f"Lege Demo-Daten an ({role}) …")
-            subprocess.run(_cli(role, "demo-data"), env=env, check=True, stdout=subprocess.DEVNULL)
+            # The command prints its own steps (grid, patients, appointments …): on a slow
+            # machine this takes minutes, and the newcomer sees it move.
+            out.print(f"Lege Demo-Daten an ({label}) …")
+            subprocess.run(_cli(role, "demo-data"), env=env, check=True)
     procs: list[tuple[str, subprocess.Popen[bytes]]] = [
         ("Portal", subprocess.Popen(_cli("portal", "serve", "--port", str(portal_port)), env=env)),
     ]
@@ -228,9 +230,13 @@ def demo(
         nonlocal stopping
         stopping = True
 
+    # Ctrl+C reaches every process of the terminal at once: the children end by
+    # themselves, and their end must not read as a failure.
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
-        _wait_healthy(portal_url, procs[0][1], "Das Portal")
+        with out.status("Das Portal startet …"):
+            _wait_healthy(portal_url, procs[0][1], "Das Portal")
         # Before `practice serve`: it starts the sync job if autostart is on.
         try:
             mappings = _connect(data_dir, env, portal_url)
@@ -240,7 +246,8 @@ def demo(
         practice_cmd = _cli("practice", "serve", "--port", str(practice_port))
         procs.append(("Praxiskalender", subprocess.Popen(practice_cmd, env=env)))
         procs.append(("E-Mail-Versand", subprocess.Popen(_cli("portal", "worker"), env=env)))
-        _wait_healthy(f"http://127.0.0.1:{practice_port}", procs[1][1], "Der Praxiskalender")
+        with out.status("Der Praxiskalender startet …"):
+            _wait_healthy(f"http://127.0.0.1:{practice_port}", procs[1][1], "Der Praxiskalender")
         from termin360.portal.demo_logins import DEMO_LOGINS as PORTAL_LOGINS
         from termin360.practice.demo_logins import DEMO_LOGINS as PRACTICE_LOGINS
 
@@ -262,6 +269,8 @@ def demo(
         out.print("Demo bereit. Beenden mit Strg+C.", highlight=False)
         while not stopping and all(p.poll() is None for _, p in procs):
             time.sleep(0.3)
+        if not stopping:
+            time.sleep(0.5)  # a Ctrl+C whose signal the children handled first
         for name, p in procs:
             if not stopping and p.poll() is not None:
                 out.print(
@@ -270,8 +279,10 @@ def demo(
                     highlight=False,
                 )
     except KeyboardInterrupt:
-        pass
+        stopping = True
     finally:
+        if stopping:
+            out.print("Demo wird beendet …", highlight=False)
         _stop_all(procs)
 
 

@@ -11,7 +11,9 @@ from rich.console import Console
 from termin360.cli.django_setup import migrate, setup
 
 app = typer.Typer(
-    help="Das Buchungsportal: starten, E-Mail-Versand, Verwaltung.", no_args_is_help=True
+    rich_markup_mode="markdown",
+    help="Das Buchungsportal: starten, E-Mail-Versand, Verwaltung.",
+    no_args_is_help=True,
 )
 out = Console()
 

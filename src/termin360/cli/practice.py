@@ -13,7 +13,11 @@ from rich.table import Table
 
 from termin360.cli.django_setup import migrate, run, setup, user_errors
 
-app = typer.Typer(help="Der Praxiskalender: starten und einrichten.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode="markdown",
+    help="Der Praxiskalender: starten und einrichten.",
+    no_args_is_help=True,
+)
 out = Console()
 
 WEEKDAYS = {
@@ -118,15 +122,30 @@ def serve(
         raise typer.Exit(2) from None
 
 
+def _ask_password() -> str:
+    """The new password, typed twice without echo (German prompts, unlike Typer's own)."""
+    for _attempt in range(3):
+        first = typer.prompt("Passwort", hide_input=True)
+        again = typer.prompt("Passwort wiederholen", hide_input=True)
+        if first == again:
+            return str(first)
+        out.print("[red]Die beiden Eingaben stimmen nicht überein.[/red] Bitte noch einmal.")
+    out.print("[red]Fehler:[/red] Das Passwort wurde dreimal verschieden eingegeben.")
+    raise typer.Exit(1)
+
+
 @app.command("add-staff")
 def add_staff(
     username: str,
     password: Annotated[
-        str, typer.Option(prompt="Passwort", hide_input=True, confirmation_prompt=True)
-    ],
+        str | None,
+        typer.Option(help="das Passwort; ohne diese Angabe wird es (verdeckt) zweimal abgefragt"),
+    ] = None,
     admin: Annotated[bool, typer.Option(help="darf die Praxis einrichten")] = False,
 ) -> None:
     """Ein Mitarbeiterkonto anlegen (Login für Web-Oberfläche und API)."""
+    if password is None:
+        password = _ask_password()
     setup("practice")
     migrate()
     from django.contrib.auth import get_user_model

@@ -23,6 +23,7 @@ from termin360.cli import sync_bookings, sync_job
 from termin360.cli.django_setup import migrate, setup, user_errors
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help="Abgleich zwischen Portal und Praxiskalender (Connector, TMEX): einrichten, "
     "abgleichen, im Hintergrund laufen lassen, Online-Buchungen auflisten.",
     no_args_is_help=True,

@@ -53,6 +53,15 @@ def where(b: Any) -> str:
     return text + (" ⚑" if a.flagged else "")
 
 
+def placement(b: Any) -> str | None:
+    """Where the booking's appointment sits *now* — ``OnlineBooking.placement`` says where
+    it was placed, and the staff (or a grid edit) may have moved it since."""
+    a = b.appointment
+    if a is not None:
+        return "slot" if a.column_id is not None else "additional_list"
+    return b.placement or None
+
+
 def _online_names() -> dict[int, str]:
     from termin360.connector.models import Mapping
 
@@ -75,24 +84,60 @@ def _row(b: Any, names: dict[int, str]) -> dict[str, Any]:
         "patient": f"{b.last_name}, {b.first_name}",
         "visit_type": b.visit_type,
         "where": where(b),
-        "placement": b.placement or None,
+        "placement": placement(b),
         "status": b.status,
         "cancelled_on": cancelled.date().isoformat() if cancelled else None,
     }
 
 
 def _list_table() -> Table:
-    """TMEX L's columns. Id, appointment and cancellation date never wrap, so the list
-    stays readable in an 80-column terminal; the online calendar is in ``info`` and
-    ``--json`` (the column in the practice calendar says whose booking it is)."""
-    table = Table(title="Online-Buchungen (TMEX L)")
+    """TMEX L's columns. The id never wraps, appointment and cancellation date only
+    between date and time, so the list stays readable in an 80-column terminal; the
+    online calendar is in ``info`` and ``--json`` (the column in the practice calendar
+    says whose booking it is)."""
+    table = Table(title="Online-Buchungen (TMEX L)", show_edge=False)
     table.add_column("ID", justify="right", no_wrap=True)
-    table.add_column("Termin", no_wrap=True)
-    table.add_column("Patient", ratio=3, overflow="fold")
-    table.add_column("Besuchsart", ratio=2, overflow="fold")
-    table.add_column("Ort", ratio=3, overflow="fold")
-    table.add_column("Storniert am", no_wrap=True)
+    # Date and time; in a narrow terminal the time goes below the date.
+    table.add_column("Termin", min_width=10, max_width=16)
+    table.add_column("Patient", overflow="fold")
+    table.add_column("Terminart", overflow="fold")
+    table.add_column("Ort", overflow="fold")
+    table.add_column("Storniert am", min_width=10, max_width=12)
     return table
+
+
+LONGEST_UNBROKEN = 14
+NARROWEST = 8
+
+
+def _whole_words(table: Table, width: int) -> None:
+    """Let the columns that wrap break between words, not inside them ("Sprechstun / de"
+    at 80 columns): each gets at least the width of its longest word (up to 14
+    characters), as far as ``width`` allows; where it does not, the widest give way
+    first, down to 8."""
+    wrapping = [c for c in table.columns if not c.no_wrap and c.min_width is None]
+    fixed = sum(
+        c.min_width or max([len(str(c.header)), *(len(str(cell)) for cell in c.cells)])
+        for c in table.columns
+        if c not in wrapping
+    )
+    budget = width - fixed - (3 * len(table.columns) - 1)  # padding and rules between
+    wanted = {
+        id(c): min(
+            LONGEST_UNBROKEN,
+            max([len(str(c.header)), *(len(w) for cell in c.cells for w in str(cell).split())]),
+        )
+        for c in wrapping
+    }
+    while sum(wanted.values()) > budget and max(wanted.values(), default=0) > NARROWEST:
+        widest = max(wanted, key=lambda k: wanted[k])
+        wanted[widest] -= 1
+    for c in wrapping:
+        c.min_width = wanted[id(c)]
+    if sum(wanted.values()) > budget - 8:  # tight: the dates take their narrow form
+        for c in table.columns:
+            if c not in wrapping and not c.no_wrap:
+                c.max_width = c.min_width
 
 
 def list_bookings(
@@ -129,6 +174,7 @@ def list_bookings(
             where_text,
             f"{date.fromisoformat(cancelled):%d.%m.%Y}" if cancelled else "",
         )
+    _whole_words(table, out.width)
     out.print(table)
     if not rows:
         out.print("Noch keine Online-Buchungen.")
@@ -231,7 +277,7 @@ def info(
     tz = _zone(b)
     table.add_row("Termin", f"{_when(_iso(b.start.astimezone(tz)))} – {b.end.astimezone(tz):%H:%M}")
     table.add_row("Online-Kalender", d["online_calendar"] or f"#{d['online_calendar_id']}")
-    table.add_row("Besuchsart", d["visit_type"] or DASH)
+    table.add_row("Terminart", d["visit_type"] or DASH)
     table.add_row("Anlass", d["reason"] or DASH)
     born = f"{date.fromisoformat(p['date_of_birth']):%d.%m.%Y}" if p["date_of_birth"] else DASH
     table.add_row("Patient", f"{d['patient']}, geb. {born}")

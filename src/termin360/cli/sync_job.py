@@ -20,6 +20,7 @@ from rich.table import Table
 from termin360.cli.django_setup import migrate, setup, user_errors
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help="Abgleich im Hintergrund (TMEX +J / -J): ein- und ausschalten, stoppen, Zustand.",
     no_args_is_help=True,
 )

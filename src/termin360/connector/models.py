@@ -76,8 +76,9 @@ class SyncState(models.Model):
 
 class BusyState(models.Model):
     """What the practice calendar holds of one mapped column on one day, as last computed
-    in a practice transaction: ``[[start, end], …]`` (UTC, ISO 8601, merged). The relay
-    sends it; the S9 check compares against it to see which time is newly claimed."""
+    in a practice transaction: ``[[start, end], …]`` (UTC, ISO 8601, merged), and the
+    day's bookable slots. The relay sends both; the S9 check compares against the busy
+    intervals to see which time is newly claimed."""
 
     mapping = models.ForeignKey(Mapping, on_delete=models.CASCADE, related_name="busy_states")
     day = models.DateField()
@@ -85,6 +86,10 @@ class BusyState(models.Model):
     # Grows with every change (``busy.next_revision``: at least the clock in µs, so a
     # mapping made anew still counts up); the portal ignores a day older than its own.
     revision = models.BigIntegerField(default=0)
+    # S14: the column's bookable slots that day (every slot that is not an annotation),
+    # ``[[start, end], …]`` like ``intervals`` but one pair per slot, sent with them.
+    # ``None``: not computed yet (a state stored before) — sent as "not sent".
+    bookable = models.JSONField(null=True, default=None)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["mapping", "day"], name="busy_state_unique")]

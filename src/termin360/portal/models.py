@@ -86,6 +86,20 @@ class OnlineCalendar(models.Model):
     # P9: patients may ask to be told of an earlier time.
     waitlist_enabled = models.BooleanField(default=True)
 
+    class HoursSource(models.TextChoices):
+        PORTAL = "portal", _("the weekly hours typed here")
+        PRACTICE = "practice", _("the slot grid of the practice calendar")
+
+    # S14: where the bookable times come from. "practice": exactly the bookable slots the
+    # connector sent per day (``PracticeSlots``); the weekly hours then do not count.
+    hours_source = models.CharField(
+        max_length=10, choices=HoursSource.choices, default=HoursSource.PORTAL
+    )
+
+    @property
+    def hours_from_practice(self) -> bool:
+        return self.hours_source == self.HoursSource.PRACTICE
+
 
 class WeeklyHours(models.Model):
     calendar = models.ForeignKey(OnlineCalendar, on_delete=models.CASCADE, related_name="hours")
@@ -135,6 +149,23 @@ class BusyInterval(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["calendar", "start"])]
+
+
+class PracticeSlots(models.Model):
+    """S14: the bookable slots of the mapped practice column on one (online calendar, local
+    day), ``[[start, end], …]`` in UTC ISO 8601 — sent by the connector with the day's busy
+    state (same revision), replaced as a whole. No row: the practice never sent that day."""
+
+    calendar = models.ForeignKey(
+        OnlineCalendar, on_delete=models.CASCADE, related_name="practice_slots"
+    )
+    day = models.DateField()
+    slots = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "day"], name="practice_slots_unique")
+        ]
 
 
 class Claim(models.Model):

@@ -1,4 +1,5 @@
-"""Reads of the portal: doctor search with the next free slot (P2), a doctor's slots.
+"""Reads of the portal: doctor search with the next free slot (P2), a doctor's slots,
+and how a calendar's typed hours compare with the practice calendar's grid (S14).
 
 Search computes the next free slot only for the page of results it returns and loads
 what blocks time (absences, busy times, bookings) for all of them in three queries,
@@ -8,7 +9,8 @@ so its cost follows the page size, not the number of calendars.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -17,12 +19,17 @@ from termin360.core.intervals import Interval
 from termin360.core.names import normalize_name
 from termin360.portal.domain import visit_types as visit_type_rules
 from termin360.portal.domain.availability import CalendarRules, next_free_slot
+from termin360.portal.domain.practice_hours import days_differing
 from termin360.portal.models import (
     Doctor,
     OnlineCalendar,
     VisitType,
 )
-from termin360.portal.services.availability import blocked_by_calendar, rules_of
+from termin360.portal.services.availability import (
+    blocked_by_calendar,
+    practice_slots_by_day,
+    rules_of,
+)
 
 MAX_PAGE = 50
 # Days searched first for a result's next free slot (see search_doctors).
@@ -117,7 +124,7 @@ def search_doctors(
         results.append(result)
         if shortest is None:
             continue
-        rules = rules_of(cal)
+        rules = rules_of(cal, now=now)
         first_week = replace(rules, horizon_days=min(rules.horizon_days, FIRST_WINDOW_DAYS))
         result.next_free = next_free_slot(
             first_week, now=now, duration_minutes=shortest, blocked=blocked[cal.pk]
@@ -136,3 +143,20 @@ def search_doctors(
                 rules, now=now, duration_minutes=shortest, blocked=blocked[result.calendar.pk]
             )
     return total, results
+
+
+@dataclass(frozen=True)
+class HoursCheck:
+    """S14: of the days from today to the end of the horizon, how many the practice's
+    connector sent its grid for, and on which of them the typed weekly hours differ."""
+
+    days_sent: int
+    differing: list[date]
+
+
+def practice_hours_check(calendar: OnlineCalendar, now: datetime | None = None) -> HoursCheck:
+    now = now or timezone.now()
+    today = now.astimezone(ZoneInfo(calendar.doctor.practice.time_zone)).date()
+    grid = practice_slots_by_day(calendar, today, today + timedelta(days=calendar.horizon_days))
+    rules = replace(rules_of(calendar, now=now), practice_days=None)
+    return HoursCheck(days_sent=len(grid), differing=days_differing(rules, grid))

@@ -215,3 +215,18 @@ class StaffToken(models.Model):
     prefix = models.CharField(max_length=8)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+
+
+class ViewVersion(models.Model):
+    """A counter per (calendar, day), raised in the transaction of every change to what
+    the day and week views of that day show. Open views poll it (C8): one indexed read
+    instead of the whole view. A missing row is version 0."""
+
+    calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    version = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "day"], name="view_version_unique")
+        ]

@@ -351,6 +351,9 @@ def js_messages() -> dict[str, str]:
         "practice": _("practice"),
         "slots": _("slot(s)"),
         "additionalList": _("in the additional list"),
+        # C8: the notice of an online booking that arrived while the view was open
+        "newOnlineBooking": _("New online booking %(time)s %(column)s – %(title)s"),
+        "dismiss": _("Dismiss"),
         # the appointment dialog shows why an appointment is flagged: flag_<code>
         **{f"flag_{code}": label for code, label in _flag_reason_labels().items()},
     }

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from termin360.core.names import normalize_name
 from termin360.practice.domain.slots import SlotState
@@ -18,6 +19,7 @@ from termin360.practice.models import (
     Patient,
     Reservation,
     Slot,
+    ViewVersion,
 )
 from termin360.practice.services.grid_cells import facts_of, reserved_intervals
 
@@ -166,4 +168,22 @@ def reservations_of(calendar: Calendar, first: date, last: date) -> QuerySet[Res
         Reservation.objects.filter(calendar=calendar, first_day__lte=last, last_day__gte=first)
         .prefetch_related("columns")
         .order_by("first_day", "start")
+    )
+
+
+def view_version(calendar_number: int, first_day: date, last_day: date) -> int | None:
+    """The sum of the view versions of the days (C8; see ``services/view_versions``):
+    it grows whenever anything on those days changes. ``None`` for an unknown calendar.
+    One query, on the (calendar, day) unique index — open views ask it every second."""
+    versions = (
+        ViewVersion.objects.filter(calendar=OuterRef("pk"), day__range=(first_day, last_day))
+        .values("calendar")
+        .annotate(total=Sum("version"))
+        .values("total")
+    )
+    return (
+        Calendar.objects.filter(number=calendar_number)
+        .annotate(version=Coalesce(Subquery(versions), 0))
+        .values_list("version", flat=True)
+        .first()
     )

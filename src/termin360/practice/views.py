@@ -81,10 +81,12 @@ def _page_context(request: HttpRequest, calendar: Calendar, day: date, view: str
 def day_page(request: HttpRequest, number: int, day: date) -> HttpResponse:
     """All columns of one day side by side, with the additional list beside them."""
     calendar = _calendar(number)
+    live = _live(calendar, day, day)  # before the content: a change in between is fetched
     view = selectors.day_view(calendar, day)
     tz = pages.zone_of(calendar)
     lanes = [pages.lane_of(cd, day, cd.column.name) for cd in view.columns]
     context = _page_context(request, calendar, day, "day")
+    context["page_config"]["live"] = live
     context.update(
         grid=pages.build_grid(lanes, tz),
         additional_days=[(day, pages.additional_entries(view.additional, tz))],
@@ -105,6 +107,8 @@ def week_page(request: HttpRequest, number: int, day: date) -> HttpResponse:
         raise Http404(_("This calendar has no columns yet."))
     wanted = request.GET.get("column", "")
     column = next((c for c in columns if str(c.number) == wanted), columns[0])
+    monday = day - timedelta(days=day.weekday())
+    live = _live(calendar, monday, monday + timedelta(days=6))
     days = selectors.week_view(calendar, day, [column.number])
     tz = pages.zone_of(calendar)
     lanes = [
@@ -112,9 +116,9 @@ def week_page(request: HttpRequest, number: int, day: date) -> HttpResponse:
         for v in days
         if v.columns
     ]
-    monday = days[0].day
     context = _page_context(request, calendar, day, "week")
     context["page_config"]["weekColumn"] = column.number
+    context["page_config"]["live"] = live
     context.update(
         column=column,
         grid=pages.build_grid(lanes, tz),
@@ -126,6 +130,17 @@ def week_page(request: HttpRequest, number: int, day: date) -> HttpResponse:
         week_end=monday + timedelta(days=6),
     )
     return render(request, "practice/week.html", context)
+
+
+def _live(calendar: Calendar, first_day: date, last_day: date) -> dict[str, Any]:
+    """What the page script polls to follow changes (C8, decision 014), and the version
+    of what the page shows (read before the content, so a change in between is caught)."""
+    return {
+        "firstDay": first_day.isoformat(),
+        "lastDay": last_day.isoformat(),
+        "version": selectors.view_version(calendar.number, first_day, last_day) or 0,
+        "every": 1000,
+    }
 
 
 def _date_title(day: date) -> str:

@@ -39,6 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_BATCH_DAYS = 500
 MAX_INTERVALS_PER_DAY = 300
+# Bookable slots of one column day (S14): 5-minute slots around the clock are 288.
+MAX_BOOKABLE_PER_DAY = 300
 MAX_FEED_PAGE = 500
 # A claim covers at most this many (online calendar, day)s; a bigger practice action (a
 # reservation over months) is sent as several claims.
@@ -151,13 +153,21 @@ class BusyDay(Message):
     ``revision`` grows with every change of that day's state in the practice; the portal
     ignores a day older than the one it has (a delayed or repeated request arriving after
     a newer one), and ``0`` (an older connector) always applies. ``settles`` names the
-    claims whose effect this state includes: their holds on this day end."""
+    claims whose effect this state includes: their holds on this day end.
+
+    ``bookable`` (S14): the bookable slots of the mapped column that day, one range per
+    slot (free or noted, or holding an appointment — every slot of the grid that is not
+    an annotation; what is occupied is in ``intervals``). An online calendar that takes
+    its hours from the practice offers exactly their starts. ``None``: not sent (a
+    connector from before) — the portal keeps what it had; ``[]``: no slots that day.
+    The same ``revision`` orders both."""
 
     online_calendar_id: int
     day: date
     intervals: list[TimeRange] = Field(default_factory=list, max_length=MAX_INTERVALS_PER_DAY)
     revision: int = Field(default=0, ge=0, le=2**62)
     settles: list[ClaimId] = Field(default_factory=list, max_length=MAX_SETTLES_PER_DAY)
+    bookable: list[TimeRange] | None = Field(default=None, max_length=MAX_BOOKABLE_PER_DAY)
 
 
 class BusyBatch(Message):

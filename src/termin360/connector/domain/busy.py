@@ -4,6 +4,10 @@ Busy is every slot holding an appointment or an annotation, plus every reservati
 covering the column, merged into disjoint intervals. Notes and free slots are not
 busy. The result is stored (``BusyState``) and sent to the portal as the whole day's
 state, so the portal converges whatever it missed.
+
+With it goes the day's grid (S14, :func:`bookable_slots`): every slot that is not an
+annotation — free, noted, or occupied (that time is busy anyway). An online calendar
+taking its hours from the practice offers exactly those slots' starts.
 """
 
 from __future__ import annotations
@@ -29,6 +33,13 @@ def busy_intervals(cells: Iterable[GridCell], reserved: Iterable[Interval]) -> l
     """
     occupied = [Interval(c.start, c.end) for c in cells if c.facts.state in _BUSY_STATES]
     return merge([*occupied, *reserved])
+
+
+def bookable_slots(cells: Iterable[GridCell]) -> list[Interval]:
+    """The column day's bookable slots, one interval per slot, sorted: the grid without
+    its annotations (green, blocked). Reservations do not take slots out of the grid:
+    they are busy time, and the grid comes back when they end."""
+    return sorted(Interval(c.start, c.end) for c in cells if not c.facts.annotated)
 
 
 def newly_claimed(old: Sequence[Interval], new: Sequence[Interval]) -> list[Interval]:

@@ -80,6 +80,13 @@ def _snapshot(ob: OnlineBooking, booking: BookingState) -> None:
     ob.cancelled_by = (booking.cancelled_by or "")[:10]
 
 
+def online_booking_ids(appointment_ids: list[int]) -> dict[int, int]:
+    """{appointment id: portal booking id} of those appointments that stand for an online
+    booking (for the practice API, ``practice.services.online_refs``)."""
+    rows = OnlineBooking.objects.filter(appointment_id__in=appointment_ids)
+    return {a: b for a, b in rows.values_list("appointment_id", "booking_id") if a is not None}
+
+
 def _mapping_for(online_calendar_id: int) -> Mapping | None:
     return (
         Mapping.objects.select_related("column__calendar__location", "column__location")

@@ -1,8 +1,9 @@
 """Practice → portal: the transactional outbox of busy state (S8, S12) and its relay.
 
 The listener runs inside every practice transaction that changed what is occupied
-(the occupancy gate). For each touched (column, day) of a mapped column it computes
-the day's busy intervals, stores them in ``BusyState`` and bumps the coalescing
+or the grid (the occupancy gate; grid edits pass it too). For each touched (column,
+day) of a mapped column it computes the day's busy intervals and its bookable slots
+(S14), stores them in ``BusyState`` and, if either changed, bumps the coalescing
 ``OutboxEntry`` — in the same transaction, so a committed change is never lost and a
 rolled-back one never sent. For a staff action that claims new time it asks the portal
 first (S9, ``claims``).
@@ -51,15 +52,21 @@ MAX_BATCHES_PER_CALL = 1000
 # --------------------------------------------------------------------------- busy state
 
 
-def busy_of_column_day(column: Column, day: date) -> list[Interval]:
-    """The busy intervals of one column day as the database holds them now."""
+def state_of_column_day(column: Column, day: date) -> tuple[list[Interval], list[Interval]]:
+    """The busy intervals and the bookable slots (S14) of one column day as the database
+    holds them now."""
     tz = ZoneInfo(column.calendar.location.time_zone)
     reserved = reserved_intervals(column, day, tz)
     cells = [
         GridCell(slot_id=s.pk, start=s.start, end=s.end, facts=facts_of(s, reserved))
         for s in day_slots(column, day)
     ]
-    return busy.busy_intervals(cells, reserved)
+    return busy.busy_intervals(cells, reserved), busy.bookable_slots(cells)
+
+
+def busy_of_column_day(column: Column, day: date) -> list[Interval]:
+    """The busy intervals of one column day as the database holds them now."""
+    return state_of_column_day(column, day)[0]
 
 
 def bump_outbox(mapping: Mapping, days: list[date], claim_id: str | None = None) -> None:
@@ -100,14 +107,6 @@ def _bump_one(mapping: Mapping, day: date, claim_id: str | None) -> None:
     OutboxEntry.objects.create(mapping=mapping, day=day, claims=[claim_id])
 
 
-def record_busy_state(mapping: Mapping, day: date, intervals: list[Interval]) -> list[Interval]:
-    """Store the day's busy state; queue it if it changed. Returns the time newly claimed
-    compared with the state stored before."""
-    change = _compare(mapping, day, intervals)
-    _store(change)
-    return change.claimed
-
-
 def now_us() -> int:
     return time.time_ns() // 1000
 
@@ -119,39 +118,50 @@ class _DayChange:
     row: BusyState | None
     old: list[Interval]
     new: list[Interval]
+    # The bookable slots (S14): before (``None``: a state stored before they were kept)
+    # and now. A grid edit that adds or removes free slots changes only these.
+    old_bookable: list[Interval] | None
+    new_bookable: list[Interval]
 
     @property
     def changed(self) -> bool:
-        return self.row is None or self.old != self.new
+        return self.row is None or self.old != self.new or self.old_bookable != self.new_bookable
 
     @property
     def claimed(self) -> list[Interval]:
         return busy.newly_claimed(self.old, self.new) if self.changed else []
 
 
-def _compare(mapping: Mapping, day: date, intervals: list[Interval]) -> _DayChange:
+def _compare(mapping: Mapping, day: date) -> _DayChange:
     # No row lock needed: the occupancy gate holds the column's lock, and a mapping is
     # one column.
+    intervals, bookable = state_of_column_day(mapping.column, day)
     row = BusyState.objects.filter(mapping=mapping, day=day).first()
     old = busy.from_json(row.intervals) if row is not None else []
-    return _DayChange(mapping, day, row, old, intervals)
+    old_bookable = (
+        busy.from_json(row.bookable) if row is not None and row.bookable is not None else None
+    )
+    return _DayChange(mapping, day, row, old, intervals, old_bookable, bookable)
 
 
 def _store(change: _DayChange, claim_id: str | None = None) -> None:
     if not change.changed:
         return
     serialized = busy.to_json(change.new)
+    bookable = busy.to_json(change.new_bookable)
     if change.row is None:
         BusyState.objects.create(
             mapping=change.mapping,
             day=change.day,
             intervals=serialized,
+            bookable=bookable,
             revision=busy.next_revision(0, now_us()),
         )
     else:
         change.row.intervals = serialized
+        change.row.bookable = bookable
         change.row.revision = busy.next_revision(change.row.revision, now_us())
-        change.row.save(update_fields=["intervals", "revision"])
+        change.row.save(update_fields=["intervals", "bookable", "revision"])
     bump_outbox(change.mapping, [change.day], claim_id)
 
 
@@ -171,7 +181,7 @@ def on_occupancy_change(touched: frozenset[tuple[int, date]]) -> None:
     if not mappings:
         return
     changes = [
-        _compare(mappings[column_id], day, busy_of_column_day(mappings[column_id].column, day))
+        _compare(mappings[column_id], day)
         for column_id, day in sorted(touched)
         if column_id in mappings
     ]
@@ -207,16 +217,20 @@ def backoff_seconds(attempts: int) -> float:
     return float(base * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not security
 
 
-def _busy_day(
-    entry: OutboxEntry, states: dict[tuple[int, date], tuple[list[Interval], int]]
-) -> BusyDay:
-    intervals, revision = states.get((entry.mapping_id, entry.day), ([], 0))
+_State = tuple[list[Interval], int, list[Interval] | None]
+
+
+def _busy_day(entry: OutboxEntry, states: dict[tuple[int, date], _State]) -> BusyDay:
+    intervals, revision, bookable = states.get((entry.mapping_id, entry.day), ([], 0, None))
     return BusyDay(
         online_calendar_id=entry.mapping.online_calendar_id,
         day=entry.day,
         intervals=[TimeRange(start=iv.start, end=iv.end) for iv in intervals],
         revision=revision,
         settles=list(entry.claims)[-MAX_SETTLES_PER_DAY:],
+        bookable=(
+            None if bookable is None else [TimeRange(start=iv.start, end=iv.end) for iv in bookable]
+        ),
     )
 
 
@@ -246,7 +260,11 @@ def relay_once(
     # its entry names, so settling them never frees time the state does not block yet.
     wanted = functools.reduce(operator.or_, (Q(mapping_id=e.mapping_id, day=e.day) for e in batch))
     states = {
-        (s.mapping_id, s.day): (busy.from_json(s.intervals), s.revision)
+        (s.mapping_id, s.day): (
+            busy.from_json(s.intervals),
+            s.revision,
+            None if s.bookable is None else busy.from_json(s.bookable),
+        )
         for s in BusyState.objects.filter(wanted)
     }
     body = BusyBatch(days=[_busy_day(e, states) for e in batch])

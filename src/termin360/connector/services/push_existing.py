@@ -1,5 +1,7 @@
 """S11, ``termin360 sync push-existing CAL COL`` (DURIA: notFree): send everything a column
-already holds, from today on, so that the online calendar blocks those times.
+already holds, from today on, so that the online calendar blocks those times — and its
+grid, the bookable slots of every day from today (S14), for an online calendar that
+takes its hours from the practice.
 
 Used once when a column is connected, or whenever the practice wants to be sure. Every
 day is queued even if its state did not change — that is the point: the portal may have
@@ -69,11 +71,12 @@ def _reserved_by_day(column: Column, today: date, tz: ZoneInfo) -> dict[date, li
     return out
 
 
-def _busy_by_day(
-    column: Column, today: date, tz: ZoneInfo
-) -> tuple[dict[date, list[Interval]], int]:
-    """Busy intervals of every day from ``today`` that has slots or reservations, and the
-    number of appointments in those slots."""
+_DayState = tuple[list[Interval], list[Interval]]
+
+
+def _state_by_day(column: Column, today: date, tz: ZoneInfo) -> tuple[dict[date, _DayState], int]:
+    """Busy intervals and bookable slots of every day from ``today`` that has slots or
+    reservations, and the number of appointments in those slots."""
     reserved = _reserved_by_day(column, today, tz)
     cells: dict[date, list[GridCell]] = defaultdict(list)
     appointments = set()
@@ -85,17 +88,22 @@ def _busy_by_day(
         cells[day].append(GridCell(slot_id=slot_id, start=start, end=end, facts=facts))
         if appointment_id is not None:
             appointments.add(appointment_id)
-    days = set(cells) | set(reserved)
-    return {d: busy.busy_intervals(cells.get(d, []), reserved.get(d, [])) for d in days}, len(
-        appointments
-    )
+    states = {
+        d: (
+            busy.busy_intervals(cells.get(d, []), reserved.get(d, [])),
+            busy.bookable_slots(cells.get(d, [])),
+        )
+        for d in set(cells) | set(reserved)
+    }
+    return states, len(appointments)
 
 
 def push_existing(
     calendar_number: int, column_number: int, *, progress: Progress | None = None
 ) -> PushResult:
-    """Queue the busy state of every day of the column from today (the calendar's local
-    date) for the portal. ``progress(done, total)`` is called as the days are stored."""
+    """Queue the busy state and the bookable slots of every day of the column from today
+    (the calendar's local date) for the portal. ``progress(done, total)`` is called as the
+    days are stored."""
     mapping = _mapping_of(calendar_number, column_number)
     column = mapping.column
     tz = ZoneInfo(column.calendar.location.time_zone)
@@ -103,33 +111,43 @@ def push_existing(
     with transaction.atomic():
         # The column lock keeps practice changes out while the states are rewritten.
         list(Column.objects.select_for_update().filter(pk=column.pk).values("id"))
-        by_day, appointments = _busy_by_day(column, today, tz)
+        by_day, appointments = _state_by_day(column, today, tz)
         stored = {s.day: s for s in BusyState.objects.filter(mapping=mapping, day__gte=today)}
         # A day that had busy time and now has no slots at all must be freed online too.
         for day in stored.keys() - by_day.keys():
-            by_day[day] = []
+            by_day[day] = ([], [])
         days = sorted(by_day)
         total = len(days)
         changed, new = [], []
         now = now_us()
         for done, day in enumerate(days, start=1):
-            serialized = busy.to_json(by_day[day])
+            intervals, bookable = by_day[day]
+            serialized, slots = busy.to_json(intervals), busy.to_json(bookable)
             row = stored.get(day)
             # A new revision for every day, changed or not: the point is to send it again,
             # and the portal must not take it for a repeat of what it has (or had lost).
             if row is None:
                 revision = busy.next_revision(0, now)
                 new.append(
-                    BusyState(mapping=mapping, day=day, intervals=serialized, revision=revision)
+                    BusyState(
+                        mapping=mapping,
+                        day=day,
+                        intervals=serialized,
+                        bookable=slots,
+                        revision=revision,
+                    )
                 )
             else:
                 row.intervals = serialized
+                row.bookable = slots
                 row.revision = busy.next_revision(row.revision, now)
                 changed.append(row)
             if progress is not None and (done % 50 == 0 or done == total):
                 progress(done, total)
         BusyState.objects.bulk_create(new, batch_size=500)
-        BusyState.objects.bulk_update(changed, ["intervals", "revision"], batch_size=500)
+        BusyState.objects.bulk_update(
+            changed, ["intervals", "bookable", "revision"], batch_size=500
+        )
         for start in range(0, total, 500):
             bump_outbox(mapping, days[start : start + 500])
     return PushResult(days=total, appointments=appointments)

@@ -13,6 +13,12 @@ out and one that happens twice is offered once, at its first occurrence (see
 :mod:`termin360.core.timezones`). A visit lasts its duration in real minutes,
 so on the night the clock jumps a 60-minute visit from 01:30 ends at 03:30.
 
+A calendar may instead take its bookable times from the practice calendar (SPEC
+S14): ``practice_days`` maps a local day to the bookable slots of the mapped column
+that day (free or noted slots, as the connector sent them). Then a visit may start
+only at a slot start, must fit into contiguous slots, and a day the practice did not
+send offers nothing; weekly hours and ``slot_minutes`` do not count for such a calendar.
+
 The blocked intervals are sorted and merged once; each day's candidate starts
 are then swept against them in order, so a search costs O(slots + blocked),
 not their product.
@@ -21,7 +27,7 @@ not their product.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -58,6 +64,9 @@ class CalendarRules:
 
     Blocks of one weekday that overlap or touch count as one stretch of bookable
     time: a visit may run from one into the other, but never across a gap.
+
+    ``practice_days`` (not ``None``): the hours come from the practice calendar's grid
+    instead — per local day its bookable slots; ``hours`` are then ignored.
     """
 
     zone: ZoneInfo
@@ -65,6 +74,7 @@ class CalendarRules:
     hours: tuple[WeeklyHours, ...]
     horizon_days: int
     lead_minutes: int
+    practice_days: Mapping[date, Sequence[Interval]] | None = None
 
     def __post_init__(self) -> None:
         if not MIN_SLOT_MINUTES <= self.slot_minutes <= MAX_SLOT_MINUTES:
@@ -203,14 +213,19 @@ class _Search:
         busy_starts, busy_ends = self.busy_starts, self.busy_ends
         n_busy = len(busy_ends)
         one_day = timedelta(days=1)
+        practice_days = self.rules.practice_days
         day = self.first_day
         while day <= self.last_day:
-            blocks = by_weekday.get(day.weekday())
-            if blocks:
-                windows, starts = _bookable_day(day, blocks, zone, step)
+            if practice_days is not None:
+                slots = practice_days.get(day)
+                windows, starts = grid_day(slots) if slots else ([], [])
+            else:
+                blocks = by_weekday.get(day.weekday())
+                windows, starts = _bookable_day(day, blocks, zone, step) if blocks else ([], [])
+            if starts:
                 # Both cursors only move forward within the day, as the starts are sorted.
                 w, n_windows = 0, len(windows)
-                b = bisect_right(busy_ends, starts[0]) if starts else n_busy
+                b = bisect_right(busy_ends, starts[0])
                 previous = None
                 for start in starts:
                     if start < earliest or start == previous:
@@ -301,6 +316,26 @@ def _bookable_day(
         starts.sort()
         windows = _merge_windows(windows)
     return windows, starts
+
+
+def weekly_hours_day(rules: CalendarRules, day: date) -> tuple[list[_Window], list[datetime]]:
+    """What the weekly hours of ``rules`` offer on ``day``: the bookable time (merged,
+    UTC) and the grid starts (UTC, sorted, no repeats) — comparable with :func:`grid_day`."""
+    blocks = sorted(
+        (h for h in rules.hours if h.weekday == day.weekday()), key=lambda h: (h.start, h.end)
+    )
+    if not blocks:
+        return [], []
+    windows, starts = _bookable_day(day, blocks, rules.zone, timedelta(minutes=rules.slot_minutes))
+    return _merge_windows(windows), sorted(set(starts))
+
+
+def grid_day(slots: Iterable[Interval]) -> tuple[list[_Window], list[datetime]]:
+    """The bookable time (merged, UTC) and the starts (UTC, sorted, no repeats) of a day
+    whose hours are the practice calendar's slots: slots that touch form one stretch."""
+    spans = sorted((s.start.astimezone(UTC), s.end.astimezone(UTC)) for s in slots)
+    starts = sorted({start for start, _end in spans})
+    return _merge_windows(spans), starts
 
 
 def _merge_windows(windows: list[_Window]) -> list[_Window]:

@@ -1,9 +1,11 @@
-"""Free slots of an online calendar: loads what blocks time and asks the pure
-``domain.availability`` for the rest."""
+"""Free slots of an online calendar: loads what blocks time — and, for a calendar that
+takes its hours from the practice (S14), the bookable slots the connector sent — and asks
+the pure ``domain.availability`` for the rest."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,20 +20,52 @@ from termin360.portal.domain.availability import (
     free_slots_by_day,
     next_free_slot,
 )
-from termin360.portal.models import Absence, Booking, BusyInterval, Hold, OnlineCalendar
+from termin360.portal.models import (
+    Absence,
+    Booking,
+    BusyInterval,
+    Hold,
+    OnlineCalendar,
+    PracticeSlots,
+)
 from termin360.portal.services.sync_claims import active_holds
 
 
-def rules_of(calendar: OnlineCalendar) -> CalendarRules:
+def rules_of(calendar: OnlineCalendar, *, now: datetime | None = None) -> CalendarRules:
+    """The calendar's rules; with hours from the practice, its bookable slots of today
+    (``now``'s local day) to the end of the horizon."""
+    zone = ZoneInfo(calendar.doctor.practice.time_zone)
+    practice_days = None
+    if calendar.hours_from_practice:
+        today = (now or timezone.now()).astimezone(zone).date()
+        practice_days = practice_slots_by_day(
+            calendar, today, today + timedelta(days=calendar.horizon_days)
+        )
     return CalendarRules(
-        zone=ZoneInfo(calendar.doctor.practice.time_zone),
+        zone=zone,
         slot_minutes=calendar.slot_minutes,
         hours=tuple(
             WeeklyHours(weekday=h.weekday, start=h.start, end=h.end) for h in calendar.hours.all()
         ),
         horizon_days=calendar.horizon_days,
         lead_minutes=calendar.lead_minutes,
+        practice_days=practice_days,
     )
+
+
+def slots_from_json(data: Sequence[Sequence[str]]) -> list[Interval]:
+    return [Interval(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in data]
+
+
+def practice_slots_by_day(
+    calendar: OnlineCalendar, first_day: date, last_day: date
+) -> dict[date, list[Interval]]:
+    """S14: the bookable slots the practice sent for the days ``first_day``–``last_day``;
+    a day it never sent is not a key."""
+    rows = PracticeSlots.objects.filter(
+        calendar=calendar, day__gte=first_day, day__lte=last_day
+    ).values_list("day", "slots")
+    return {day: slots_from_json(slots) for day, slots in rows}
 
 
 def blocked_by_calendar(
@@ -97,7 +131,7 @@ def slots_by_day(
     start, _ = day_bounds_utc(first_day, tz)
     _, end = day_bounds_utc(last_day, tz)
     return free_slots_by_day(
-        rules_of(calendar),
+        rules_of(calendar, now=now),
         now=now,
         first_day=first_day,
         last_day=last_day,
@@ -112,7 +146,7 @@ def first_free(
     now = now or timezone.now()
     start, end = _window(calendar, now)
     return next_free_slot(
-        rules_of(calendar),
+        rules_of(calendar, now=now),
         now=now,
         duration_minutes=duration_minutes,
         blocked=blocked_intervals(calendar, start, end),
@@ -132,7 +166,7 @@ def is_free(
     day = start.astimezone(tz).date()
     lo, hi = day_bounds_utc(day, tz)
     slots = free_slots(
-        rules_of(calendar),
+        rules_of(calendar, now=now),
         now=now,
         first_day=day,
         last_day=day,

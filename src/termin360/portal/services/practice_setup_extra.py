@@ -133,3 +133,28 @@ def set_calendar_options(
     calendar.waitlist_enabled = waitlist_enabled
     calendar.save(update_fields=["default_visit_type", "waitlist_enabled"])
     return calendar
+
+
+def set_hours_source(*, calendar: OnlineCalendar, source: str) -> OnlineCalendar:
+    """S14: the calendar offers the weekly hours typed on the portal (``"portal"``) or
+    exactly the bookable slots the practice calendar's connector sends (``"practice"``).
+    The typed hours are kept either way: switching back brings them back."""
+    if source not in OnlineCalendar.HoursSource.values:
+        raise InvalidInput(_("The request is not valid."), code="invalid")
+    calendar.hours_source = source
+    calendar.save(update_fields=["hours_source"])
+    return calendar
+
+
+KEY_PLACEHOLDER = "<API-Schlüssel>"
+
+
+def connector_config_line(practice: Practice, portal_url: str, key: str = "") -> str:
+    """The ``termin360 sync config`` line for this practice's connector, ready to copy:
+    the portal's address, the key (a placeholder unless it was just issued) and one
+    ``--map`` per online calendar. Which practice calendar and column each belongs to,
+    the portal cannot know: they are numbered 1/1, 1/2, … for the IT person to adjust."""
+    calendars = OnlineCalendar.objects.filter(doctor__practice=practice).order_by("pk")
+    maps = " ".join(f"--map {c.pk}=1/{n}" for n, c in enumerate(calendars, start=1))
+    line = f"termin360 sync config --portal-url {portal_url} --api-key {key or KEY_PLACEHOLDER}"
+    return f"{line} {maps}".strip()

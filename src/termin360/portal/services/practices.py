@@ -184,7 +184,7 @@ def add_absence(
 
 
 def publish(*, calendar: OnlineCalendar, published: bool = True) -> OnlineCalendar:
-    if published and not calendar.hours.exists():
+    if published and not calendar.hours_from_practice and not calendar.hours.exists():
         raise Conflict(_("Set the bookable hours before publishing."), code="no_hours")
     if published and not calendar.visit_types.filter(active=True).exists():
         raise Conflict(_("Add a visit type before publishing."), code="no_visit_types")

@@ -76,9 +76,10 @@ def free_for_move_by_day(
     lo, _end = day_bounds_utc(first_day, tz)
     _start, hi = day_bounds_utc(last_day, tz)
     blocked = availability.blocked_intervals(calendar, lo, hi, exclude_booking=booking.pk)
+    now = now or timezone.now()
     return free_slots_by_day(
-        availability.rules_of(calendar),
-        now=now or timezone.now(),
+        availability.rules_of(calendar, now=now),
+        now=now,
         first_day=first_day,
         last_day=last_day,
         duration_minutes=booking.visit_type.duration_minutes,

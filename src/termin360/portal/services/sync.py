@@ -2,7 +2,8 @@
 
 - ``replace_busy``: the practice calendar's busy time of whole (online calendar, local
   day)s replaces what the portal had for those days (S8, S12) — state, not deltas, so a
-  resent day is harmless;
+  resent day is harmless; with it, if sent, the day's bookable slots (S14,
+  ``PracticeSlots``), which a calendar with hours from the practice offers;
 - ``claim`` / ``release``: S9 — hold time for a practice action, unless an online booking
   the connector has not seen yet holds it (``sync_claims``);
 - ``cancel_booking`` / ``move_booking``: S10 — the practice deleted or moved an online
@@ -20,7 +21,7 @@ import functools
 import operator
 import time
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,7 +32,14 @@ from django.utils.translation import gettext as _
 
 from termin360.core.errors import InvalidInput, NotFound
 from termin360.core.timezones import day_bounds_utc
-from termin360.portal.models import Booking, BusyInterval, BusyRevision, OnlineCalendar, Practice
+from termin360.portal.models import (
+    Booking,
+    BusyInterval,
+    BusyRevision,
+    OnlineCalendar,
+    Practice,
+    PracticeSlots,
+)
 from termin360.portal.services import bookings, feed, sync_claims
 from termin360.protocol.messages import (
     BusyBatchResult,
@@ -141,6 +149,7 @@ def replace_busy(*, practice: Practice, days: Sequence[BusyDay]) -> BusyBatchRes
     tz = ZoneInfo(practice.time_zone)
     for day in days:
         _check_day(day.day, day.intervals, tz)
+        _check_day(day.day, day.bookable or [], tz)
     stale = 0
     with transaction.atomic():
         feed.lock_practice(practice.pk)
@@ -182,7 +191,31 @@ def replace_busy(*, practice: Practice, days: Sequence[BusyDay]) -> BusyBatchRes
                 unique_fields=["calendar", "day"],
                 update_fields=["revision"],
             )
+            _replace_practice_slots([d for d in fresh if d.bookable is not None])
     return BusyBatchResult(applied=len(fresh), stale=stale)
+
+
+def _replace_practice_slots(days: Sequence[BusyDay]) -> None:
+    """S14: the bookable slots of these days replace what the portal had (``bookable``
+    ``None`` — a connector from before — is not among them: it changes nothing)."""
+    if not days:
+        return
+    PracticeSlots.objects.bulk_create(
+        [
+            PracticeSlots(
+                calendar_id=d.online_calendar_id,
+                day=d.day,
+                slots=[
+                    [r.start.astimezone(UTC).isoformat(), r.end.astimezone(UTC).isoformat()]
+                    for r in sorted(d.bookable or [], key=lambda r: r.start)
+                ],
+            )
+            for d in days
+        ],
+        update_conflicts=True,
+        unique_fields=["calendar", "day"],
+        update_fields=["slots"],
+    )
 
 
 # --------------------------------------------------------------------------- S9 claims

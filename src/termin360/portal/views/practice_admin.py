@@ -14,6 +14,7 @@ from functools import wraps
 from typing import Any, Concatenate, ParamSpec
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login
 from django.contrib.auth.decorators import login_required
@@ -28,6 +29,7 @@ from django.views.decorators.http import require_POST
 
 from termin360.core.errors import ApplicationError
 from termin360.portal import forms_practice as f
+from termin360.portal import selectors
 from termin360.portal.models import (
     Booking,
     Doctor,
@@ -283,6 +285,7 @@ def _calendar_page(
             "absences": calendar.absences.order_by("first_day"),
             "absence_form": absence_form or f.AbsenceForm(),
             "publish_error": publish_error,
+            "hours_check": selectors.practice_hours_check(calendar),
         },
     )
 
@@ -331,6 +334,28 @@ def calendar_hours(request: HttpRequest, practice: Practice, calendar_id: int) -
             messages.success(request, _("The bookable hours were saved."))
             return redirect("portal:practice-calendar", calendar_id=calendar.pk)
     return _calendar_page(request, calendar, hours_formset=formset)
+
+
+@require_POST
+@practice_admin_required
+def calendar_hours_source(
+    request: HttpRequest, practice: Practice, calendar_id: int
+) -> HttpResponse:
+    """S14: hours typed here, or the bookable slots of the practice calendar."""
+    calendar = _calendar(practice, calendar_id)
+    source = request.POST.get("hours_source", "")
+    try:
+        extra.set_hours_source(calendar=calendar, source=source)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("The calendar now offers the bookable slots of the practice calendar.")
+            if calendar.hours_from_practice
+            else _("The calendar now offers the weekly hours typed here."),
+        )
+    return redirect("portal:practice-calendar", calendar_id=calendar.pk)
 
 
 @require_POST
@@ -459,6 +484,20 @@ def booking_cancel(request: HttpRequest, practice: Practice, booking_id: int) ->
 # --- API keys ----------------------------------------------------------------------------
 
 
+def _portal_url(request: HttpRequest) -> str:
+    """This portal's address as the connector reaches it (PORTAL_BASE_URL where set)."""
+    configured = str(getattr(settings, "PORTAL_BASE_URL", "") or "")
+    return configured.rstrip("/") or request.build_absolute_uri("/").rstrip("/")
+
+
+def _calendars_for_connector(practice: Practice) -> list[OnlineCalendar]:
+    return list(
+        OnlineCalendar.objects.filter(doctor__practice=practice)
+        .select_related("doctor")
+        .order_by("pk")
+    )
+
+
 def _api_keys_page(request: HttpRequest, practice: Practice, form: f.ApiKeyForm) -> HttpResponse:
     return render(
         request,
@@ -467,6 +506,8 @@ def _api_keys_page(request: HttpRequest, practice: Practice, form: f.ApiKeyForm)
             "practice": practice,
             "keys": practice.api_keys.order_by("-created_at", "-pk"),
             "form": form,
+            "calendars": _calendars_for_connector(practice),
+            "config_line": extra.connector_config_line(practice, _portal_url(request)),
         },
     )
 
@@ -487,7 +528,13 @@ def api_key_issue(request: HttpRequest, practice: Practice) -> HttpResponse:
     response = render(
         request,
         "portal/practice/api_key_issued.html",
-        {"practice": practice, "api_key": api_key, "key": key},
+        {
+            "practice": practice,
+            "api_key": api_key,
+            "key": key,
+            "calendars": _calendars_for_connector(practice),
+            "config_line": extra.connector_config_line(practice, _portal_url(request), key),
+        },
     )
     response["Cache-Control"] = "no-store"
     return response

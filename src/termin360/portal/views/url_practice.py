@@ -18,6 +18,11 @@ urlpatterns = [
         name="practice-calendar-hours",
     ),
     path(
+        "kalender/<int:calendar_id>/sprechzeiten/quelle/",
+        v.calendar_hours_source,
+        name="practice-calendar-hours-source",
+    ),
+    path(
         "kalender/<int:calendar_id>/leistungen/",
         v.visit_type_add,
         name="practice-visit-type-add",

@@ -42,6 +42,7 @@ from termin360.practice.api import (  # noqa: E402  (routers register on the api
     appointments,
     auth,
     calendars,
+    live,
     patients,
     reservations,
     setup,
@@ -50,6 +51,7 @@ from termin360.practice.api import (  # noqa: E402  (routers register on the api
 api.add_router("/auth", auth.router)
 api.add_router("/", setup.router)
 api.add_router("/", calendars.router)
+api.add_router("/", live.router)
 api.add_router("/", appointments.router)
 api.add_router("/", reservations.router)
 api.add_router("/", patients.router)

@@ -9,6 +9,7 @@ from termin360.practice import selectors
 from termin360.practice.api import schemas
 from termin360.practice.api.convert import appointment_out, resolve_slot, slot_at, to_utc, zone_of
 from termin360.practice.services import appointments as services
+from termin360.practice.services import online_refs
 from termin360.practice.services.lookups import (
     appointment_by_id,
     calendar_by_number,
@@ -62,7 +63,9 @@ def additional_list(
 ) -> list[schemas.AppointmentOut]:
     """The additional list (Zusatzliste) of a calendar and day."""
     cal = calendar_by_number(number)
-    return [appointment_out(a) for a in selectors.additional_list(cal, day)]
+    rows = list(selectors.additional_list(cal, day))
+    online_ids = online_refs.online_booking_ids(a.pk for a in rows)
+    return [appointment_out(a, online_ids) for a in rows]
 
 
 @router.get("/appointments/{appointment_id}", response=schemas.AppointmentOut)

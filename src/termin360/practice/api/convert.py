@@ -13,6 +13,7 @@ from termin360.core.timezones import local_to_utc
 from termin360.practice.api import schemas
 from termin360.practice.models import Appointment, Calendar, Column, Reservation, Slot
 from termin360.practice.selectors import DayView, SlotView, column_day
+from termin360.practice.services import online_refs
 from termin360.practice.services.lookups import calendar_by_number, column_by_number, slot_by_id
 
 
@@ -74,8 +75,14 @@ def resolve_slot(
     return slot_at(col, start).pk
 
 
-def appointment_out(appt: Appointment) -> schemas.AppointmentOut:
+def appointment_out(
+    appt: Appointment, online_ids: dict[int, int] | None = None
+) -> schemas.AppointmentOut:
+    """``online_ids``: the online booking numbers looked up for a whole list at once
+    (``online_refs.online_booking_ids``); without it, this appointment's alone."""
     tz = zone_of(appt.calendar)
+    if online_ids is None:
+        online_ids = online_refs.online_booking_ids([appt.pk])
     patient = None
     if appt.patient is not None:
         p = appt.patient
@@ -95,6 +102,7 @@ def appointment_out(appt: Appointment) -> schemas.AppointmentOut:
         text=appt.text,
         reason=appt.reason,
         origin=appt.origin,
+        online_booking_id=online_ids.get(appt.pk),
         flagged=appt.flagged,
         flag_reason=appt.flag_reason,
     )
@@ -115,6 +123,7 @@ def slot_out(column_number: int, s: SlotView) -> schemas.SlotOut:
 
 
 def day_out(view: DayView) -> schemas.DayOut:
+    additional_ids = online_refs.online_booking_ids(a.pk for a in view.additional)
     return schemas.DayOut(
         calendar=view.calendar.number,
         day=view.day,
@@ -127,7 +136,7 @@ def day_out(view: DayView) -> schemas.DayOut:
             )
             for cd in view.columns
         ],
-        additional=[appointment_out(a) for a in view.additional],
+        additional=[appointment_out(a, additional_ids) for a in view.additional],
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 
 from termin360.practice import selectors
@@ -38,7 +39,8 @@ def create_reservation(
 ) -> Status[schemas.ReservationOut]:
     """Block ``start``–``end`` on every day of the range in the given columns (with a reason).
 
-    Refused with 409 if an appointment lies in the range.
+    Refused with 409 if an appointment lies in the range. A range without any slot is
+    saved with a ``warning`` (``no_slots_in_range``).
     """
     r = services.create_reservation(
         actor=request.user,
@@ -50,7 +52,14 @@ def create_reservation(
         end=payload.end,
         reason=payload.reason,
     )
-    return Status(201, reservation_out(r))
+    out = reservation_out(r)
+    if services.covers_no_slot(r):
+        out.warning_code = "no_slots_in_range"
+        out.warning = _(
+            "There are no slots in this range: the reservation blocks this time online only. "
+            "Please check the dates and times, or generate the slot grid first."
+        )
+    return Status(201, out)
 
 
 @router.delete("/reservations/{reservation_id}", response={204: None})

@@ -127,6 +127,9 @@ class AppointmentOut(Schema):
     text: str
     reason: str
     origin: str
+    # The portal's booking number of an online booking's appointment (where a connector
+    # is installed), else null.
+    online_booking_id: int | None = None
     flagged: bool
     flag_reason: str
 
@@ -243,6 +246,10 @@ class ReservationOut(Schema):
     start: time
     end: time
     reason: str
+    # On creation: why the reservation may not be what was meant (``no_slots_in_range``:
+    # its range holds no slot of its columns; it still blocks that time online).
+    warning: str | None = None
+    warning_code: str | None = None
 
 
 class PatientIn(Input):

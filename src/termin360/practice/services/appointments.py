@@ -20,6 +20,7 @@ from datetime import date, datetime
 from typing import ParamSpec, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -32,7 +33,7 @@ from termin360.practice.domain.runs import (
     shortening_cell,
 )
 from termin360.practice.models import Appointment, Calendar, Column, Patient, Slot
-from termin360.practice.services import audit
+from termin360.practice.services import audit, view_versions
 from termin360.practice.services.grid_cells import load_cells
 from termin360.practice.services.lookups import appointment_by_id, patient_by_id, slot_by_id
 from termin360.practice.services.occupancy import OccupancyChange, occupancy_change
@@ -144,6 +145,8 @@ def _occupy(appt: Appointment, run: list[GridCell]) -> None:
 def _release(change: OccupancyChange, appt: Appointment) -> None:
     if appt.column_id is not None:
         change.touch(appt.column_id, appt.day)
+    else:  # it leaves the additional list of its day
+        change.touch_view(appt.calendar_id, appt.day)
     Slot.objects.filter(appointment=appt).update(appointment=None)
 
 
@@ -197,6 +200,7 @@ def book_appointment(
     return appt
 
 
+@transaction.atomic
 def add_to_additional_list(
     *,
     actor: Actor,
@@ -235,9 +239,11 @@ def add_to_additional_list(
         summary=gettext_noop("added to %(where)s"),
         where=appt,
     )
+    view_versions.appointment_changed(appt)
     return appt
 
 
+@transaction.atomic
 def update_appointment(
     *,
     actor: Actor,
@@ -268,6 +274,7 @@ def update_appointment(
     audit.record(
         actor=actor, action="update", appointment=appt, summary=gettext_noop("details changed")
     )
+    view_versions.appointment_changed(appt)
     return appt
 
 

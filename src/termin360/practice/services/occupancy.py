@@ -8,10 +8,14 @@ Usage::
         change.touch(column.id, day) # this (column, day) may now be occupied differently
 
 The listeners run inside the same transaction, right before commit, with the
-set of touched (column id, day) pairs. An exception in a listener rolls the
-whole change back — which is what the outbox needs. If that exception has an
-``after_rollback()`` method, it is called once the transaction is gone (the
-connector uses it to pull in the online booking that refused a change, S9).
+set of touched (column id, day) pairs; after them the gate raises the version of the
+touched days (and of those given with ``touch_view``) that open day and week views poll
+(``view_versions``, C8) — last, so that
+its row locks are held for the shortest time (a listener may wait for the portal).
+An exception in a listener rolls the whole change back — which is what the outbox
+needs. If that exception has an ``after_rollback()`` method, it is called once the
+transaction is gone (the connector uses it to pull in the online booking that refused
+a change, S9).
 A listener may also ask, with ``on_rollback(callback)``, to be told when the change
 does not happen after all — whatever the reason (the connector then releases the time
 it claimed on the portal).
@@ -33,6 +37,7 @@ from datetime import date
 from django.db import transaction
 
 from termin360.practice.models import Column
+from termin360.practice.services import view_versions
 
 OccupancyListener = Callable[[frozenset[tuple[int, date]]], None]
 
@@ -76,6 +81,7 @@ def on_rollback(callback: Callable[[], None]) -> None:
 @dataclass
 class OccupancyChange:
     touched: set[tuple[int, date]] = field(default_factory=set)
+    views: set[tuple[int, date]] = field(default_factory=set)  # (calendar id, day)
     rollback_callbacks: list[Callable[[], None]] = field(default_factory=list)
 
     def lock(self, *columns: Column | int) -> None:
@@ -89,6 +95,11 @@ class OccupancyChange:
     def touch_days(self, column_id: int, days: Iterable[date]) -> None:
         for day in days:
             self.touch(column_id, day)
+
+    def touch_view(self, calendar_id: int, day: date) -> None:
+        """What the views of this day show changes, though no column's occupancy does
+        (an entry of the additional list comes or goes). Listeners are not told."""
+        self.views.add((calendar_id, day))
 
 
 def _rolled_back(change: OccupancyChange) -> None:
@@ -111,6 +122,7 @@ def occupancy_change() -> Iterator[OccupancyChange]:
                 frozen = frozenset(change.touched)
                 for listener in list(_listeners):
                     listener(frozen)
+            view_versions.columns_changed(change.touched, also=change.views)
     except Exception as exc:
         _current.reset(token)
         _rolled_back(change)

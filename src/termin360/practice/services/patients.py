@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from termin360.core.errors import InvalidInput
 from termin360.core.names import normalize_name
 from termin360.practice.models import Patient
+from termin360.practice.services import view_versions
 from termin360.practice.services.lookups import location_by_id, patient_by_id
 
 EDITABLE = (
@@ -49,9 +51,12 @@ def create_patient(*, location_id: int, **fields: Any) -> Patient:
     patient = Patient(location=location, **fields)
     _validate(patient)
     patient.save()
+    # the views show linked patients by name
+    view_versions.patient_renamed(patient.pk)
     return patient
 
 
+@transaction.atomic
 def update_patient(*, patient_id: int, **fields: Any) -> Patient:
     patient = patient_by_id(patient_id)
     for name, value in fields.items():
@@ -61,4 +66,6 @@ def update_patient(*, patient_id: int, **fields: Any) -> Patient:
             setattr(patient, name, value)
     _validate(patient)
     patient.save()
+    # the views show linked patients by name
+    view_versions.patient_renamed(patient.pk)
     return patient

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from termin360.core.errors import Conflict
 from termin360.practice.domain import slots as rules
 from termin360.practice.models import Slot
+from termin360.practice.services import view_versions
 from termin360.practice.services.lookups import slot_by_id
 from termin360.practice.services.occupancy import occupancy_change
 
@@ -39,7 +41,9 @@ def set_note(*, slot_id: int, text: str) -> Slot:
     slot.note = rules.set_note(_facts(slot), text).note
     # The note alone: writing back the annotation read above could undo a block
     # committed meanwhile, behind the occupancy gate's back.
-    slot.save(update_fields=["note"])
+    with transaction.atomic():
+        slot.save(update_fields=["note"])
+        view_versions.views_changed([(slot.column.calendar_id, slot.day)])
     return slot
 
 

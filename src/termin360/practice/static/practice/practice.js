@@ -5,6 +5,13 @@
  * The page is rendered by the server; this script only talks to the JSON API
  * (/api/v1/, session cookie + CSRF header) and reloads the page after every
  * change, so that what is shown is always the server's truth.
+ *
+ * Live view (C8, decision 014): about once a second the page asks for the version of
+ * its days (GET /api/v1/calendars/N/version, one indexed query); when it changed, the
+ * page fetches itself again and swaps in the grid, the additional list and the
+ * reservation list. Dialogs are not part of what is swapped, so what is typed in them
+ * stays; during a drag the swap waits until the drag ends. A new online booking raises
+ * a notice and a count in the tab title until it is seen.
  */
 (function () {
   "use strict";
@@ -87,6 +94,16 @@
     const box = dialog ? $("[data-error]", dialog) : $("#page-alert");
     box.textContent = message;
     box.hidden = false;
+  }
+
+  // A warning about the last change, kept over the reload that shows its effect.
+  const FLASH = "termin360-flash";
+
+  function showFlash() {
+    const warning = sessionStorage.getItem(FLASH);
+    if (!warning) return;
+    sessionStorage.removeItem(FLASH);
+    showError(null, warning);
   }
 
   function clearError(dialog) {
@@ -424,7 +441,12 @@
       end: $("#res-end").value,
       reason: $("#res-reason").value.trim(),
     };
-    change(reservationDialog, () => api("POST", `/calendars/${config.calendar}/reservations`, body));
+    change(reservationDialog, async () => {
+      const created = await api("POST", `/calendars/${config.calendar}/reservations`, body);
+      // Saved, but perhaps not what was meant (no slot in its range): say so after the reload.
+      if (created && created.warning) sessionStorage.setItem(FLASH, created.warning);
+      return created;
+    });
   });
 
   // ------------------------------------------------------------------ buttons
@@ -594,5 +616,175 @@
     change(null, () => api("POST", `/appointments/${id}/move`, body), `[data-appointment-id="${id}"]`);
   });
 
+  // ------------------------------------------------------------------ live view (C8)
+
+  const live = config.live;
+  const notices = $("#live-notices");
+  const baseTitle = document.title;
+  const seenAppointments = new Set();
+  let shownVersion = live ? live.version : 0;
+  let refreshing = false;
+  let reservationsStale = false;
+  let behind = false; // the server has a newer version than the one shown
+  let unseen = 0;
+
+  const appointmentsShown = () => $$("#live-grid .appt[data-appointment-id], #additional-list .appt[data-appointment-id]");
+  appointmentsShown().forEach((el) => seenAppointments.add(el.dataset.appointmentId));
+
+  function focusSelectorOf(el) {
+    if (!(el instanceof Element)) return null;
+    if (el.matches(".appt[data-appointment-id]")) return `[data-appointment-id="${el.dataset.appointmentId}"]`;
+    if (el.matches("button.slot[data-slot-id]")) return `[data-slot-id="${el.dataset.slotId}"]`;
+    return null;
+  }
+
+  function showUnseen() {
+    document.title = unseen ? `(${unseen}) ${baseTitle}` : baseTitle;
+  }
+
+  function seen() {
+    if (!unseen) return;
+    unseen = 0;
+    showUnseen();
+  }
+
+  function announce(el) {
+    const d = el.dataset;
+    const additional = d.additional === "1";
+    let when = additional ? d.wish || "" : d.time || "";
+    if (config.weekColumn !== undefined) when = `${formatDay(d.day)} ${when}`;
+    const text = t.newOnlineBooking
+      .replace("%(time)s", when)
+      .replace("%(column)s", additional ? t.additionalList : columnName(d.column))
+      .replace("%(title)s", d.title || "")
+      .replace(/\s+/g, " ")
+      .trim();
+    const notice = document.createElement("div");
+    notice.className = "live-notice";
+    notice.dataset.appointmentId = d.appointmentId;
+    const show = document.createElement("button");
+    show.type = "button";
+    show.className = "live-notice__text";
+    show.dataset.action = "show-notice";
+    show.textContent = text;
+    const dismiss = document.createElement("button");
+    dismiss.type = "button";
+    dismiss.className = "btn btn--quiet live-notice__dismiss";
+    dismiss.dataset.action = "dismiss-notice";
+    dismiss.title = t.dismiss;
+    dismiss.setAttribute("aria-label", t.dismiss);
+    dismiss.textContent = "×";
+    notice.append(show, dismiss);
+    notices.append(notice);
+    unseen += 1;
+  }
+
+  function dismissNotice(button) {
+    button.closest(".live-notice").remove();
+    unseen = Math.max(0, unseen - 1);
+    showUnseen();
+  }
+
+  actions["dismiss-notice"] = dismissNotice;
+  actions["show-notice"] = (button) => {
+    const el = $(`#live-grid [data-appointment-id="${button.closest(".live-notice").dataset.appointmentId}"], #additional-list [data-appointment-id="${button.closest(".live-notice").dataset.appointmentId}"]`);
+    if (el) {
+      el.scrollIntoView({ block: "center" });
+      el.focus();
+    }
+    dismissNotice(button);
+  };
+
+  // Seen: the receptionist looks at the tab (it becomes visible or gets the focus).
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") seen();
+  });
+  window.addEventListener("focus", seen);
+
+  function swapIn(doc) {
+    const focused = focusSelectorOf(document.activeElement);
+    const wrap = $("#live-grid .grid-wrap");
+    const scroll = wrap ? [wrap.scrollTop, wrap.scrollLeft] : null;
+    $("#live-grid").replaceWith(doc.getElementById("live-grid"));
+    $("#additional-list").replaceWith(doc.getElementById("additional-list"));
+    if (reservationDialog.open) {
+      reservationsStale = true; // its delete buttons may be armed: swap when it closes
+    } else {
+      $("#reservation-list").replaceWith(doc.getElementById("reservation-list"));
+      reservationsStale = false;
+    }
+    const newWrap = $("#live-grid .grid-wrap");
+    if (scroll && newWrap) [newWrap.scrollTop, newWrap.scrollLeft] = scroll;
+    const again = focused && $(focused);
+    if (again) again.focus({ preventScroll: true });
+    appointmentsShown().forEach((el) => {
+      const id = el.dataset.appointmentId;
+      if (seenAppointments.has(id)) return;
+      seenAppointments.add(id);
+      if (el.matches(".appt--online")) announce(el);
+    });
+    showUnseen();
+  }
+
+  /** Fetch this page again and swap its changing parts in (not during a drag). */
+  async function refresh() {
+    if (refreshing || dragged) return;
+    refreshing = true;
+    try {
+      const response = await fetch(window.location.href, {
+        credentials: "same-origin",
+        headers: { Accept: "text/html" },
+      });
+      if (!response.ok) return;
+      const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+      const fresh = doc.getElementById("page-config");
+      // a drag that began while the page was on its way: the next poll swaps it in
+      if (!fresh || !doc.getElementById("live-grid") || dragged) return;
+      swapIn(doc);
+      shownVersion = JSON.parse(fresh.textContent).live.version;
+      behind = false;
+    } catch (err) {
+      // offline for a moment: the next poll tries again
+    } finally {
+      refreshing = false;
+    }
+  }
+
+  async function poll() {
+    let wait = live.every;
+    try {
+      const query = new URLSearchParams({ first_day: live.firstDay, last_day: live.lastDay });
+      const answer = await api("GET", `/calendars/${config.calendar}/version?${query}`);
+      behind = answer.version !== shownVersion;
+      if (behind) await refresh();
+    } catch (err) {
+      wait = live.every * 5; // the server is away or the session ended: ask less often
+    }
+    setTimeout(poll, wait);
+  }
+
+  // Dialogs keep their own content; after one closes, put the focus back on what it
+  // was opened from (that element may have been swapped meanwhile).
+  let openedFrom = null;
+  document.addEventListener("click", (e) => {
+    const selector = focusSelectorOf(e.target instanceof Element ? e.target.closest("[data-appointment-id], [data-slot-id]") : null);
+    if (selector) openedFrom = selector;
+  }, true);
+  $$("dialog").forEach((dialog) => {
+    dialog.addEventListener("close", () => {
+      if (dialog === reservationDialog && reservationsStale) refresh();
+      if (openedFrom && (!document.activeElement || document.activeElement === document.body)) {
+        const el = $(openedFrom);
+        if (el) el.focus({ preventScroll: true });
+      }
+    });
+  });
+  document.addEventListener("dragend", () => {
+    if (behind) setTimeout(refresh, 0);
+  });
+
+  if (live) setTimeout(poll, live.every);
+
   restoreFocus();
+  showFlash();
 })();

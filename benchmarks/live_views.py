@@ -1,0 +1,245 @@
+"""Benchmark of live day views (C8, decision 014): the practice API with no views open and
+with 30 open views polling, against a real ``termin360 practice serve`` (default threads).
+
+    python -m benchmarks.live_views [--backend sqlite|postgres] [--runs 200] [--views 30]
+
+Loads the demo practice into a fresh database (as ``benchmarks.practice_calendar``) and
+measures the same API operations over HTTP with a staff token — first with no view open,
+then while a separate process keeps ``--views`` day views open. Each simulated view does
+exactly what the page script does: logged in with a session cookie, it asks
+``GET /api/v1/calendars/N/version`` one second after its previous answer, and when the
+number changed it fetches its page again. The views look at different days of the three
+calendars; the first one shows the day the API benchmark writes to, so it re-fetches its
+page about once a second. Prints median, p95 and min–max per operation for both, and the
+ratio of the medians (target ≤ 1.5). Not a test: numbers depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+from tests.conftest import free_port
+
+from benchmarks.practice_calendar import _measure, _percentile
+
+POLL_SECONDS = 1.0  # the page's ``live.every``
+STAFF = ("empfang", "empfang-demo")
+
+
+# --------------------------------------------------------------------------- the open views
+
+
+def _log_in(client: httpx.Client) -> None:
+    """Through the login form, as the browser does (session cookie, CSRF token)."""
+    form = client.get("/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+    assert token, "no CSRF token on the login page"
+    r = client.post(
+        "/login/",
+        data={"username": STAFF[0], "password": STAFF[1], "csrfmiddlewaretoken": token.group(1)},
+        headers={"Referer": f"{client.base_url}login/"},
+    )
+    assert r.status_code == 302, f"login refused ({r.status_code})"
+
+
+def _view(base: str, calendar: int, day: date, stop: threading.Event, stats: list[int]) -> None:
+    """One open day view: poll the version, re-fetch the page when it changed."""
+    with httpx.Client(base_url=base, timeout=30, follow_redirects=False) as client:
+        _log_in(client)
+        page = f"/calendars/{calendar}/{day}/"
+        client.get(page).raise_for_status()
+        query = {"first_day": str(day), "last_day": str(day)}
+        shown = client.get(f"/api/v1/calendars/{calendar}/version", params=query).json()
+        stats[2] += 1  # ready
+        while not stop.wait(POLL_SECONDS):
+            answer = client.get(f"/api/v1/calendars/{calendar}/version", params=query)
+            stats[0] += 1
+            if answer.json()["version"] != shown["version"]:
+                client.get(page).raise_for_status()
+                shown = answer.json()
+                stats[1] += 1
+
+
+def run_views(base: str, count: int, first_day: date) -> None:
+    """The process of the open views: prints ``ready`` once all poll, then on SIGTERM the
+    number of polls and page fetches."""
+    stop = threading.Event()
+    stats = [0, 0, 0]  # polls, page fetches, views ready (ints: += is atomic enough here)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    threads = []
+    for i in range(count):
+        # three calendars, a Monday each; only view 0 shows the day the API writes to
+        day, calendar = first_day + timedelta(days=7 * (i // 3)), i % 3 + 1
+        thread = threading.Thread(target=_view, args=(base, calendar, day, stop, stats))
+        thread.start()
+        threads.append(thread)
+    while stats[2] < count and any(t.is_alive() for t in threads):
+        time.sleep(0.1)
+    print("ready", flush=True)
+    started = time.monotonic()
+    while not stop.is_set():
+        stop.wait(0.2)
+    for thread in threads:
+        thread.join(timeout=10)
+    seconds = time.monotonic() - started
+    print(f"polls {stats[0]} fetches {stats[1]} seconds {seconds:.1f}", flush=True)
+
+
+# --------------------------------------------------------------------------- the API
+
+
+def measure_api(base: str, token: str, day: date, runs: int) -> dict[str, list[float]]:
+    """The operations of ``benchmarks.practice_calendar``, as it measures them."""
+    with httpx.Client(timeout=10, headers={"Authorization": f"Bearer {token}"}) as client:
+        free = [
+            s["id"]
+            for c in client.get(f"{base}/calendars/1/days/{day}").json()["columns"]
+            for s in c["slots"]
+            if s["state"] in ("free", "note") and not s["reserved"]
+        ]
+        if len(free) < 3:
+            raise SystemExit("no free slots on the benchmark day")
+
+        def day_view(_: int) -> None:
+            client.get(f"{base}/calendars/1/days/{day}").raise_for_status()
+
+        def week_view(_: int) -> None:
+            client.get(f"{base}/calendars/1/weeks/{day}?columns=1").raise_for_status()
+
+        def search(i: int) -> None:
+            client.get(f"{base}/patients", params={"q": ["mül", "sch", "ann"][i % 3]})
+
+        def book_and_delete(_: int) -> None:
+            r = client.post(f"{base}/appointments", json={"slot_id": free[2], "text": "Bench"})
+            r.raise_for_status()
+            client.delete(f"{base}/appointments/{r.json()['id']}").raise_for_status()
+
+        appt = client.post(f"{base}/appointments", json={"slot_id": free[0], "text": "Bench"})
+        appt_id = appt.json()["id"]
+        targets = [free[1], free[0]]
+
+        def move(i: int) -> None:
+            client.post(
+                f"{base}/appointments/{appt_id}/move", json={"slot_id": targets[i % 2]}
+            ).raise_for_status()
+
+        operations: list[tuple[str, Callable[[int], None]]] = [
+            ("day view (3 columns)", day_view),
+            ("week view (1 column)", week_view),
+            ("patient search", search),
+            ("book + delete", book_and_delete),
+            ("move appointment", move),
+        ]
+        out = {name: _measure(fn, runs) for name, fn in operations}
+        client.delete(f"{base}/appointments/{appt_id}").raise_for_status()
+        return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--views", type=int, default=30)
+    parser.add_argument("--views-only", nargs=2, metavar=("URL", "DAY"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.views_only:
+        run_views(args.views_only[0], args.views, date.fromisoformat(args.views_only[1]))
+        return
+
+    work = Path(tempfile.mkdtemp(prefix="t360-bench-live-"))
+    env = dict(os.environ, TERMIN360_DATA_DIR=str(work), TERMIN360_LOG_LEVEL="WARNING")
+    dbname = f"termin360_bench_live_{os.getpid()}"
+    if args.backend == "postgres":
+        subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", dbname], check=True)
+        env["PRACTICE_DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{dbname}"
+    else:
+        env["PRACTICE_DATABASE_URL"] = f"sqlite:///{work / 'practice.sqlite3'}"
+    cli = [sys.executable, "-m", "termin360", "practice"]
+    print(f"loading demo data ({args.backend}) …", flush=True)
+    subprocess.run([*cli, "demo-data"], env=env, check=True, stdout=subprocess.DEVNULL)
+    port = free_port()
+    server = subprocess.Popen(  # default threads, as a practice runs it
+        [*cli, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    site = f"http://127.0.0.1:{port}"
+    base = f"{site}/api/v1"
+    views: subprocess.Popen[str] | None = None
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"{site}/health")
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        token = httpx.post(
+            f"{base}/auth/token", json={"username": STAFF[0], "password": STAFF[1]}
+        ).json()["token"]
+        day = date.today() + timedelta(days=7 - date.today().weekday())  # next Monday
+
+        print("API with no views open …", flush=True)
+        quiet = measure_api(base, token, day, args.runs)
+        print(f"opening {args.views} live views in another process …", flush=True)
+        views = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "benchmarks.live_views", "--views", str(args.views)),
+                *("--views-only", site, str(day)),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert views.stdout is not None
+        if views.stdout.readline().strip() != "ready":
+            raise SystemExit("the views did not start")
+        time.sleep(2 * POLL_SECONDS)  # every view has polled at least once
+        print(f"API with {args.views} views open …", flush=True)
+        busy = measure_api(base, token, day, args.runs)
+        views.send_signal(signal.SIGTERM)
+        polled = views.stdout.read().strip()
+        views.wait(timeout=30)
+        views = None
+    finally:
+        if views is not None:
+            views.kill()
+        server.terminate()
+        server.wait(timeout=10)
+        if args.backend == "postgres":
+            subprocess.run(
+                ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", dbname], check=False
+            )
+
+    print(
+        f"\nlive views, {args.backend}, practice serve with default threads, "
+        f"{args.runs} runs each (ms, over HTTP)"
+    )
+    print(f"views process: {polled}")
+    head = f"{'operation':<24}{'views':>6}{'median':>9}{'p95':>9}{'min':>9}{'max':>9}{'ratio':>8}"
+    print(head)
+    for name, none in quiet.items():
+        with_views = busy[name]
+        ratio = statistics.median(with_views) / statistics.median(none)
+        for label, samples, extra in ((0, none, ""), (args.views, with_views, f"{ratio:>8.2f}")):
+            print(
+                f"{name if label == 0 else '':<24}{label:>6}{statistics.median(samples):>9.1f}"
+                f"{_percentile(samples, 0.95):>9.1f}{min(samples):>9.1f}{max(samples):>9.1f}"
+                f"{extra}"
+            )
+
+
+if __name__ == "__main__":
+    main()
