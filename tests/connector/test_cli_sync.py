@@ -296,6 +296,20 @@ def test_s4_list_is_sorted_by_appointment_with_the_cancellation_date_last(
     assert header.rstrip(" │|┃").endswith("Storniert am")
 
 
+def test_s4_list_in_80_columns_breaks_between_words_not_inside_them(
+    cli: Callable[..., Any], practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11: "Sprechstun / de" at 80 columns. Every word of the table stays whole,
+    and the table fits the terminal."""
+    _seed_bookings(practice)
+    monkeypatch.setattr(sync_bookings, "out", Console(width=80))
+    table = cli("list").output
+    assert all(len(line) <= 80 for line in table.splitlines()), table
+    for word in ("Sprechstunde", "Schneider,", "Zusatzliste", "Terminart"):
+        assert word in table, (word, table)
+    assert "Besuchsart" not in table
+
+
 def test_s4_info_shows_where_the_booking_sits_in_the_practice_calendar(
     cli: Callable[..., Any], practice: Practice
 ) -> None:
