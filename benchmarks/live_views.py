@@ -60,12 +60,17 @@ def _view(base: str, calendar: int, day: date, stop: threading.Event, stats: lis
     with httpx.Client(base_url=base, timeout=30, follow_redirects=False) as client:
         _log_in(client)
         page = f"/calendars/{calendar}/{day}/"
-        client.get(page).raise_for_status()
+        loaded = client.get(page)
+        loaded.raise_for_status()
+        # As the page script: the live token from the page's config instead of the session.
+        token = re.search(r'"token": "([^"]+)"', loaded.text)
+        headers = {"X-Termin360-Live": token.group(1)} if token else {}
         query = {"first_day": str(day), "last_day": str(day)}
-        shown = client.get(f"/api/v1/calendars/{calendar}/version", params=query).json()
+        version_url = f"/api/v1/calendars/{calendar}/version"
+        shown = client.get(version_url, params=query, headers=headers).json()
         stats[2] += 1  # ready
         while not stop.wait(POLL_SECONDS):
-            answer = client.get(f"/api/v1/calendars/{calendar}/version", params=query)
+            answer = client.get(version_url, params=query, headers=headers)
             stats[0] += 1
             if answer.json()["version"] != shown["version"]:
                 client.get(page).raise_for_status()

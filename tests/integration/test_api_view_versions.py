@@ -218,3 +218,28 @@ def test_the_table_name_the_upsert_writes_is_the_models(practice: Practice) -> N
     from termin360.practice.services.view_versions import TABLE
 
     assert ViewVersion._meta.db_table == TABLE
+
+
+def test_the_pages_live_token_opens_the_version_alone_without_a_session(
+    api: Api, practice: Practice
+) -> None:
+    """The page polls with the live token from its config, not its session (a poll then
+    costs one query): it opens this calendar's version number and nothing else."""
+    from django.test import Client
+
+    from termin360.practice.api.live import LIVE_HEADER, live_token
+
+    day = practice.monday
+    anonymous = Client()
+    url = f"/api/v1/calendars/1/version?first_day={day}"
+    token = live_token(1, 1)
+    r = anonymous.get(url, headers={LIVE_HEADER: token})
+    assert r.status_code == 200, r.content
+    assert r.json()["version"] == version(api, day)
+    # Another calendar's number, a forged token, no token, another endpoint: refused.
+    assert anonymous.get(
+        f"/api/v1/calendars/2/version?first_day={day}", headers={LIVE_HEADER: token}
+    ).status_code in (401, 404)
+    assert anonymous.get(url, headers={LIVE_HEADER: token[:-2] + "xx"}).status_code == 401
+    assert anonymous.get(url).status_code == 401
+    assert anonymous.get("/api/v1/calendars", headers={LIVE_HEADER: token}).status_code == 401

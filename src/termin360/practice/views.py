@@ -14,6 +14,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from termin360.practice import pages, selectors
+from termin360.practice.api.live import live_token
 from termin360.practice.models import Calendar
 
 
@@ -81,7 +82,7 @@ def _page_context(request: HttpRequest, calendar: Calendar, day: date, view: str
 def day_page(request: HttpRequest, number: int, day: date) -> HttpResponse:
     """All columns of one day side by side, with the additional list beside them."""
     calendar = _calendar(number)
-    live = _live(calendar, day, day)  # before the content: a change in between is fetched
+    live = _live(request, calendar, day, day)  # before the content: a change in between is fetched
     view = selectors.day_view(calendar, day)
     tz = pages.zone_of(calendar)
     lanes = [pages.lane_of(cd, day, cd.column.name) for cd in view.columns]
@@ -108,7 +109,7 @@ def week_page(request: HttpRequest, number: int, day: date) -> HttpResponse:
     wanted = request.GET.get("column", "")
     column = next((c for c in columns if str(c.number) == wanted), columns[0])
     monday = day - timedelta(days=day.weekday())
-    live = _live(calendar, monday, monday + timedelta(days=6))
+    live = _live(request, calendar, monday, monday + timedelta(days=6))
     days = selectors.week_view(calendar, day, [column.number])
     tz = pages.zone_of(calendar)
     lanes = [
@@ -132,10 +133,14 @@ def week_page(request: HttpRequest, number: int, day: date) -> HttpResponse:
     return render(request, "practice/week.html", context)
 
 
-def _live(calendar: Calendar, first_day: date, last_day: date) -> dict[str, Any]:
+def _live(
+    request: HttpRequest, calendar: Calendar, first_day: date, last_day: date
+) -> dict[str, Any]:
     """What the page script polls to follow changes (C8, decision 014), and the version
-    of what the page shows (read before the content, so a change in between is caught)."""
+    of what the page shows (read before the content, so a change in between is caught).
+    ``token`` stands in for the session on each poll (``api.live.live_token``)."""
     return {
+        "token": live_token(int(request.user.pk or 0), calendar.number),
         "firstDay": first_day.isoformat(),
         "lastDay": last_day.isoformat(),
         "version": selectors.view_version(calendar.number, first_day, last_day) or 0,

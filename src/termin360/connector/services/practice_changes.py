@@ -19,6 +19,7 @@ from termin360.connector.models import OnlineBooking
 from termin360.connector.portal_client import PortalApi, Refused
 from termin360.connector.selectors import pending_practice_changes
 from termin360.practice.models import Appointment
+from termin360.practice.services import view_versions
 from termin360.protocol.messages import BookingState, PracticeCancel, PracticeMove
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def _move(client: PortalApi, ob: OnlineBooking, appt: Appointment) -> bool:
                 Appointment.objects.filter(pk=appt.pk).update(
                     flagged=True, flag_reason=MOVE_REFUSED_FLAG
                 )
+                view_versions.appointment_changed(appt)  # open views show the flag (C8)
         return False
     _store_state(ob, state, appt)
     return True

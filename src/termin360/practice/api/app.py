@@ -3,25 +3,11 @@ API shares (``termin360.webapi.errors``)."""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import User
-from django.http import HttpRequest
 from django.utils.translation import gettext_lazy
 from ninja import NinjaAPI
-from ninja.security import HttpBearer, django_auth
 
-from termin360.practice.services.tokens import user_for_token
+from termin360.practice.api.auth_schemes import STAFF_AUTH
 from termin360.webapi.errors import JsonBodyParser, install_error_handlers
-
-
-class StaffToken(HttpBearer):
-    """``Authorization: Bearer t360p_…`` — a token from ``POST /api/v1/auth/token``."""
-
-    def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        user = user_for_token(token)
-        if user is not None:
-            request.user = user
-        return user
-
 
 api = NinjaAPI(
     title="termin360 practice calendar API",
@@ -31,7 +17,7 @@ api = NinjaAPI(
         "appointments, additional list, reservations, patients. Authenticate with a "
         "staff token (`Authorization: Bearer …`, from `POST /auth/token`) or a browser session."
     ),
-    auth=[StaffToken(), django_auth],
+    auth=STAFF_AUTH,
     urls_namespace="practice-api",
     parser=JsonBodyParser(),
 )

@@ -27,8 +27,8 @@
 
   class ApiError extends Error {}
 
-  async function api(method, path, body) {
-    const headers = { Accept: "application/json", "X-CSRFToken": csrfToken };
+  async function api(method, path, body, extraHeaders) {
+    const headers = { Accept: "application/json", "X-CSRFToken": csrfToken, ...extraHeaders };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let response;
     try {
@@ -754,7 +754,10 @@
     let wait = live.every;
     try {
       const query = new URLSearchParams({ first_day: live.firstDay, last_day: live.lastDay });
-      const answer = await api("GET", `/calendars/${config.calendar}/version?${query}`);
+      // The live token instead of the session: a poll then costs one query (decision 014).
+      const answer = await api("GET", `/calendars/${config.calendar}/version?${query}`, undefined, {
+        "X-Termin360-Live": live.token,
+      });
       behind = answer.version !== shownVersion;
       if (behind) await refresh();
     } catch (err) {
