@@ -47,7 +47,8 @@ def test_pages_on_desktop_and_phone(page: Any, phone: Any, world_ui: World) -> N
         screenshot(tab, "portal-doctor" if suffix == "desktop" else "portal-doctor-phone")
 
         log_in(tab, world_ui.patient.user.email, doctor_path)
-        tab.locator("a.slot").first.click()
+        with tab.expect_navigation():  # is_visible does not wait for the booking page
+            tab.locator("a.slot").first.click()
         assert tab.get_by_role("button", name="Verbindlich buchen").is_visible()
         assert _fits_viewport(tab), suffix
         screenshot(tab, f"portal-book-{suffix}")
