@@ -17,26 +17,27 @@ ratio of the medians (target ≤ 1.5). Not a test: numbers depend on the machine
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable
 from datetime import date, timedelta
-from pathlib import Path
 
 import httpx
-from tests.conftest import free_port
 
-from benchmarks.practice_calendar import _measure, _percentile
+from benchmarks.practice_calendar import (
+    STAFF,
+    _percentile,
+    measure_api,
+    next_monday,
+    practice_server,
+    staff_token,
+)
 
 POLL_SECONDS = 1.0  # the page's ``live.every``
-STAFF = ("empfang", "empfang-demo")
 
 
 # --------------------------------------------------------------------------- the open views
@@ -103,56 +104,6 @@ def run_views(base: str, count: int, first_day: date) -> None:
     print(f"polls {stats[0]} fetches {stats[1]} seconds {seconds:.1f}", flush=True)
 
 
-# --------------------------------------------------------------------------- the API
-
-
-def measure_api(base: str, token: str, day: date, runs: int) -> dict[str, list[float]]:
-    """The operations of ``benchmarks.practice_calendar``, as it measures them."""
-    with httpx.Client(timeout=10, headers={"Authorization": f"Bearer {token}"}) as client:
-        free = [
-            s["id"]
-            for c in client.get(f"{base}/calendars/1/days/{day}").json()["columns"]
-            for s in c["slots"]
-            if s["state"] in ("free", "note") and not s["reserved"]
-        ]
-        if len(free) < 3:
-            raise SystemExit("no free slots on the benchmark day")
-
-        def day_view(_: int) -> None:
-            client.get(f"{base}/calendars/1/days/{day}").raise_for_status()
-
-        def week_view(_: int) -> None:
-            client.get(f"{base}/calendars/1/weeks/{day}?columns=1").raise_for_status()
-
-        def search(i: int) -> None:
-            client.get(f"{base}/patients", params={"q": ["mül", "sch", "ann"][i % 3]})
-
-        def book_and_delete(_: int) -> None:
-            r = client.post(f"{base}/appointments", json={"slot_id": free[2], "text": "Bench"})
-            r.raise_for_status()
-            client.delete(f"{base}/appointments/{r.json()['id']}").raise_for_status()
-
-        appt = client.post(f"{base}/appointments", json={"slot_id": free[0], "text": "Bench"})
-        appt_id = appt.json()["id"]
-        targets = [free[1], free[0]]
-
-        def move(i: int) -> None:
-            client.post(
-                f"{base}/appointments/{appt_id}/move", json={"slot_id": targets[i % 2]}
-            ).raise_for_status()
-
-        operations: list[tuple[str, Callable[[int], None]]] = [
-            ("day view (3 columns)", day_view),
-            ("week view (1 column)", week_view),
-            ("patient search", search),
-            ("book + delete", book_and_delete),
-            ("move appointment", move),
-        ]
-        out = {name: _measure(fn, runs) for name, fn in operations}
-        client.delete(f"{base}/appointments/{appt_id}").raise_for_status()
-        return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
@@ -164,69 +115,36 @@ def main() -> None:
         run_views(args.views_only[0], args.views, date.fromisoformat(args.views_only[1]))
         return
 
-    work = Path(tempfile.mkdtemp(prefix="t360-bench-live-"))
-    env = dict(os.environ, TERMIN360_DATA_DIR=str(work), TERMIN360_LOG_LEVEL="WARNING")
-    dbname = f"termin360_bench_live_{os.getpid()}"
-    if args.backend == "postgres":
-        subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", dbname], check=True)
-        env["PRACTICE_DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{dbname}"
-    else:
-        env["PRACTICE_DATABASE_URL"] = f"sqlite:///{work / 'practice.sqlite3'}"
-    cli = [sys.executable, "-m", "termin360", "practice"]
-    print(f"loading demo data ({args.backend}) …", flush=True)
-    subprocess.run([*cli, "demo-data"], env=env, check=True, stdout=subprocess.DEVNULL)
-    port = free_port()
-    server = subprocess.Popen(  # default threads, as a practice runs it
-        [*cli, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    site = f"http://127.0.0.1:{port}"
-    base = f"{site}/api/v1"
     views: subprocess.Popen[str] | None = None
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{site}/health")
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        token = httpx.post(
-            f"{base}/auth/token", json={"username": STAFF[0], "password": STAFF[1]}
-        ).json()["token"]
-        day = date.today() + timedelta(days=7 - date.today().weekday())  # next Monday
-
+    with practice_server(args.backend, prefix="t360-bench-live-") as site:
+        base = f"{site}/api/v1"
+        token = staff_token(base)
+        day = next_monday()
         print("API with no views open …", flush=True)
         quiet = measure_api(base, token, day, args.runs)
         print(f"opening {args.views} live views in another process …", flush=True)
-        views = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "benchmarks.live_views", "--views", str(args.views)),
-                *("--views-only", site, str(day)),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert views.stdout is not None
-        if views.stdout.readline().strip() != "ready":
-            raise SystemExit("the views did not start")
-        time.sleep(2 * POLL_SECONDS)  # every view has polled at least once
-        print(f"API with {args.views} views open …", flush=True)
-        busy = measure_api(base, token, day, args.runs)
-        views.send_signal(signal.SIGTERM)
-        polled = views.stdout.read().strip()
-        views.wait(timeout=30)
-        views = None
-    finally:
-        if views is not None:
-            views.kill()
-        server.terminate()
-        server.wait(timeout=10)
-        if args.backend == "postgres":
-            subprocess.run(
-                ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", dbname], check=False
+        try:
+            views = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "benchmarks.live_views", "--views", str(args.views)),
+                    *("--views-only", site, str(day)),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
             )
+            assert views.stdout is not None
+            if views.stdout.readline().strip() != "ready":
+                raise SystemExit("the views did not start")
+            time.sleep(2 * POLL_SECONDS)  # every view has polled at least once
+            print(f"API with {args.views} views open …", flush=True)
+            busy = measure_api(base, token, day, args.runs)
+            views.send_signal(signal.SIGTERM)
+            polled = views.stdout.read().strip()
+            views.wait(timeout=30)
+            views = None
+        finally:
+            if views is not None:  # something failed while they ran
+                views.kill()
 
     print(
         f"\nlive views, {args.backend}, practice serve with default threads, "

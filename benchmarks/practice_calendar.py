@@ -19,7 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -42,22 +43,28 @@ def _measure(fn: Callable[[int], None], runs: int) -> list[float]:
     return samples
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--runs", type=int, default=200)
-    args = parser.parse_args()
+STAFF = ("empfang", "empfang-demo")
 
-    work = Path(tempfile.mkdtemp(prefix="t360-bench-"))
+
+def next_monday() -> date:
+    return date.today() + timedelta(days=7 - date.today().weekday())
+
+
+@contextmanager
+def practice_server(backend: str, prefix: str = "t360-bench-") -> Iterator[str]:
+    """The demo practice in a fresh database (SQLite file or PostgreSQL database) behind
+    ``termin360 practice serve`` with its default threads; yields the site's URL and
+    removes the database afterwards."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     env = dict(os.environ, TERMIN360_DATA_DIR=str(work), TERMIN360_LOG_LEVEL="WARNING")
-    dbname = f"termin360_bench_{os.getpid()}"
-    if args.backend == "postgres":
+    dbname = f"{prefix.strip('-').replace('-', '_')}_{os.getpid()}"
+    if backend == "postgres":
         subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", dbname], check=True)
         env["PRACTICE_DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{dbname}"
     else:
         env["PRACTICE_DATABASE_URL"] = f"sqlite:///{work / 'practice.sqlite3'}"
     cli = [sys.executable, "-m", "termin360", "practice"]
-    print(f"loading demo data ({args.backend}) …", flush=True)
+    print(f"loading demo data ({backend}) …", flush=True)
     subprocess.run([*cli, "demo-data"], env=env, check=True, stdout=subprocess.DEVNULL)
     port = free_port()
     server = subprocess.Popen(
@@ -66,83 +73,96 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    base = f"http://127.0.0.1:{port}/api/v1"
+    site = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(timeout=10) as client:
-            for _ in range(100):
-                try:
-                    client.get(f"http://127.0.0.1:{port}/health")
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            token = client.post(
-                f"{base}/auth/token", json={"username": "empfang", "password": "empfang-demo"}
-            ).json()
-            client.headers["Authorization"] = f"Bearer {token['token']}"
-            day = date.today() + timedelta(days=7 - date.today().weekday())  # next Monday
-            free = [
-                s["id"]
-                for c in client.get(f"{base}/calendars/1/days/{day}").json()["columns"]
-                for s in c["slots"]
-                if s["state"] in ("free", "note") and not s["reserved"]
-            ]
-            if len(free) < 3:
-                raise SystemExit("no free slots on the benchmark day")
-
-            def day_view(_: int) -> None:
-                client.get(f"{base}/calendars/1/days/{day}").raise_for_status()
-
-            def week_view(_: int) -> None:
-                client.get(f"{base}/calendars/1/weeks/{day}?columns=1").raise_for_status()
-
-            def search(i: int) -> None:
-                client.get(f"{base}/patients", params={"q": ["mül", "sch", "ann"][i % 3]})
-
-            def book_and_delete(_: int) -> None:
-                r = client.post(f"{base}/appointments", json={"slot_id": free[2], "text": "Bench"})
-                r.raise_for_status()
-                client.delete(f"{base}/appointments/{r.json()['id']}").raise_for_status()
-
-            appt = client.post(
-                f"{base}/appointments", json={"slot_id": free[0], "text": "Bench"}
-            ).json()["id"]
-            targets = [free[1], free[0]]
-
-            def move(i: int) -> None:
-                client.post(
-                    f"{base}/appointments/{appt}/move", json={"slot_id": targets[i % 2]}
-                ).raise_for_status()
-
-            rows = []
-            for name, fn in [
-                ("day view (3 columns)", day_view),
-                ("week view (1 column)", week_view),
-                ("patient search", search),
-                ("book + delete", book_and_delete),
-                ("move appointment", move),
-            ]:
-                samples = _measure(fn, args.runs)
-                rows.append(
-                    (
-                        name,
-                        statistics.median(samples),
-                        _percentile(samples, 0.95),
-                        min(samples),
-                        max(samples),
-                    )
-                )
+        for _ in range(100):
+            try:
+                httpx.get(f"{site}/health", timeout=10)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield site
     finally:
         server.terminate()
         server.wait(timeout=10)
-        if args.backend == "postgres":
+        if backend == "postgres":
             subprocess.run(
                 ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", dbname], check=False
             )
 
+
+def staff_token(base: str) -> str:
+    """A staff token for the API at ``base`` (…/api/v1)."""
+    answer = httpx.post(
+        f"{base}/auth/token", json={"username": STAFF[0], "password": STAFF[1]}, timeout=10
+    )
+    return str(answer.json()["token"])
+
+
+def measure_api(base: str, token: str, day: date, runs: int) -> dict[str, list[float]]:
+    """Milliseconds of each operation, ``runs`` times over HTTP: the day view of a
+    calendar, the week view of one column, a patient search, booking + deleting an
+    appointment, and a move between columns, all on ``day``."""
+    with httpx.Client(timeout=10, headers={"Authorization": f"Bearer {token}"}) as client:
+        free = [
+            s["id"]
+            for c in client.get(f"{base}/calendars/1/days/{day}").json()["columns"]
+            for s in c["slots"]
+            if s["state"] in ("free", "note") and not s["reserved"]
+        ]
+        if len(free) < 3:
+            raise SystemExit("no free slots on the benchmark day")
+
+        def day_view(_: int) -> None:
+            client.get(f"{base}/calendars/1/days/{day}").raise_for_status()
+
+        def week_view(_: int) -> None:
+            client.get(f"{base}/calendars/1/weeks/{day}?columns=1").raise_for_status()
+
+        def search(i: int) -> None:
+            client.get(f"{base}/patients", params={"q": ["mül", "sch", "ann"][i % 3]})
+
+        def book_and_delete(_: int) -> None:
+            r = client.post(f"{base}/appointments", json={"slot_id": free[2], "text": "Bench"})
+            r.raise_for_status()
+            client.delete(f"{base}/appointments/{r.json()['id']}").raise_for_status()
+
+        appt = client.post(f"{base}/appointments", json={"slot_id": free[0], "text": "Bench"})
+        appt_id = appt.json()["id"]
+        targets = [free[1], free[0]]
+
+        def move(i: int) -> None:
+            client.post(
+                f"{base}/appointments/{appt_id}/move", json={"slot_id": targets[i % 2]}
+            ).raise_for_status()
+
+        operations: list[tuple[str, Callable[[int], None]]] = [
+            ("day view (3 columns)", day_view),
+            ("week view (1 column)", week_view),
+            ("patient search", search),
+            ("book + delete", book_and_delete),
+            ("move appointment", move),
+        ]
+        out = {name: _measure(fn, runs) for name, fn in operations}
+        client.delete(f"{base}/appointments/{appt_id}").raise_for_status()
+        return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+
+    with practice_server(args.backend) as site:
+        base = f"{site}/api/v1"
+        measured = measure_api(base, staff_token(base), next_monday(), args.runs)
+
     print(f"\npractice calendar, {args.backend}, {args.runs} runs each (ms, over HTTP)")
     print(f"{'operation':<24}{'median':>9}{'p95':>9}{'min':>9}{'max':>9}")
-    for name, med, p95, lo, hi in rows:
-        print(f"{name:<24}{med:>9.1f}{p95:>9.1f}{lo:>9.1f}{hi:>9.1f}")
+    for name, samples in measured.items():
+        med, p95 = statistics.median(samples), _percentile(samples, 0.95)
+        print(f"{name:<24}{med:>9.1f}{p95:>9.1f}{min(samples):>9.1f}{max(samples):>9.1f}")
 
 
 if __name__ == "__main__":

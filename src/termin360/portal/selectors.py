@@ -113,7 +113,7 @@ def search_doctors(
             if vt.active and (not insurance or vt.allows(insurance))
         ]
         existing = known_to is not None and cal.doctor.practice_id in known_to
-        open_types = [vt for vt in types if (vt.existing_patients if existing else vt.new_patients)]
+        open_types = visit_type_rules.for_patients(types, existing=existing)
         preferred = visit_type_rules.preferred(open_types, cal.default_visit_type_id)
         shortest = (
             preferred.duration_minutes

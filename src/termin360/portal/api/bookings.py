@@ -7,7 +7,6 @@ so ids leak nothing.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -47,9 +46,7 @@ def booking_out(booking: Booking) -> schemas.BookingOut:
         start=booking.start.astimezone(tz),
         end=booking.end.astimezone(tz),
         reason=booking.reason,
-        cancellable_until=(booking.start - timedelta(hours=cal.cancel_deadline_hours)).astimezone(
-            tz
-        ),
+        cancellable_until=booking_services.deadline_of(booking).astimezone(tz),
         cancelled_at=booking.cancelled_at.astimezone(tz) if booking.cancelled_at else None,
         cancelled_by=booking.cancelled_by or None,
         cancel_reason=booking.cancel_reason,

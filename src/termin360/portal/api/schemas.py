@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from ninja import Schema
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, Field
 
 from termin360.webapi.schemas import FIRST_DAY as FIRST_DAY  # re-exported for the endpoints
 from termin360.webapi.schemas import LAST_DAY as LAST_DAY
@@ -137,31 +137,30 @@ class SlotsOut(Schema):
 # --------------------------------------------------------------------------- bookings
 
 
+def _sensible_day(value: datetime) -> datetime:
+    if not FIRST_DAY <= value.date() <= LAST_DAY:
+        raise ValueError(f"the day must lie between {FIRST_DAY} and {LAST_DAY}")
+    return value
+
+
+BookingStart = Annotated[
+    AwareDatetime,
+    Field(description="with its UTC offset, e.g. 2030-01-07T09:00+01:00"),
+    AfterValidator(_sensible_day),
+]
+
+
 class BookingIn(Input):
     calendar_id: Id
     visit_type_id: Id
-    start: AwareDatetime = Field(description="with its UTC offset, e.g. 2030-01-07T09:00+01:00")
+    start: BookingStart
     reason: str = Field("", max_length=300)
-
-    @field_validator("start")
-    @classmethod
-    def _sensible_day(cls, value: datetime) -> datetime:
-        if not FIRST_DAY <= value.date() <= LAST_DAY:
-            raise ValueError(f"the day must lie between {FIRST_DAY} and {LAST_DAY}")
-        return value
 
 
 class BookingMoveIn(Input):
     """P8: the new start of one's own booking (same calendar, same visit type)."""
 
-    start: AwareDatetime = Field(description="with its UTC offset, e.g. 2030-01-07T09:00+01:00")
-
-    @field_validator("start")
-    @classmethod
-    def _sensible_day(cls, value: datetime) -> datetime:
-        if not FIRST_DAY <= value.date() <= LAST_DAY:
-            raise ValueError(f"the day must lie between {FIRST_DAY} and {LAST_DAY}")
-        return value
+    start: BookingStart
 
 
 class BookingOut(Schema):

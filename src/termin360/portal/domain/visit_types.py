@@ -24,6 +24,11 @@ class VisitTypeLike(Protocol):
 V = TypeVar("V", bound=VisitTypeLike)
 
 
+def for_patients(types: Sequence[V], *, existing: bool) -> list[V]:
+    """The types open to an existing patient of the practice, or to a new one."""
+    return [vt for vt in types if (vt.existing_patients if existing else vt.new_patients)]
+
+
 def unrestricted(vt: VisitTypeLike) -> bool:
     """Open to new and existing patients alike."""
     return vt.new_patients and vt.existing_patients

@@ -87,7 +87,7 @@ def visit_types_open_to(
     """The visit types this patient may book here; for a visitor who is not logged in,
     those open to new patients (the insurance is not known yet)."""
     if patient is None:
-        return [vt for vt in types if vt.new_patients]
+        return visit_type_rules.for_patients(types, existing=False)
     existing = is_existing_patient(patient, calendar)
     return [
         vt
@@ -235,13 +235,22 @@ def _booking(booking_id: int) -> Booking:
         raise NotFound(_("There is no such booking.")) from None
 
 
+def online_deadline(calendar: OnlineCalendar, start: datetime) -> datetime:
+    """Until when a booking of ``calendar`` at ``start`` can be cancelled or moved online."""
+    return start - timedelta(hours=calendar.cancel_deadline_hours)
+
+
+def deadline_of(booking: Booking) -> datetime:
+    """Until when the patient may cancel or move ``booking`` online."""
+    return online_deadline(booking.calendar, booking.start)
+
+
 def cancel_by_patient(*, patient: PatientProfile, booking_id: int) -> Booking:
     """A patient cancels their own booking, up to the calendar's cancellation deadline."""
     booking = _booking(booking_id)
     if booking.patient_id != patient.pk:
         raise NotFound(_("There is no such booking."))  # no hint that the id exists
-    deadline = booking.start - timedelta(hours=booking.calendar.cancel_deadline_hours)
-    if timezone.now() > deadline:
+    if timezone.now() > deadline_of(booking):
         raise Conflict(
             _(
                 "Bookings of this practice can be cancelled online up to %(h)s hours before; "

@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import formats, translation
 
 from termin360.portal import ics
-from termin360.portal.models import Booking, ChangeEvent, OutgoingEmail
+from termin360.portal.models import Booking, ChangeEvent, OnlineCalendar, OutgoingEmail, VisitType
 
 NoticeKind = Literal["booked", "cancelled"]
 
@@ -57,8 +57,11 @@ def _local_when(instant: datetime, zone_name: str) -> dict[str, str]:
     }
 
 
-def _booking_context(booking: Booking) -> dict[str, Any]:
-    calendar = booking.calendar
+def appointment_context(
+    calendar: OnlineCalendar, visit_type: VisitType, start: datetime, end: datetime
+) -> dict[str, Any]:
+    """Who, where and when of an appointment, as every booking mail (and the waiting
+    list's offer, ``mail_waitlist``) shows it, with the practice's phone."""
     doctor = calendar.doctor
     practice = doctor.practice
     location = doctor.location
@@ -66,7 +69,6 @@ def _booking_context(booking: Booking) -> dict[str, Any]:
         p for p in (location.street, f"{location.postcode} {location.city}".strip()) if p
     )
     return {
-        "booking": booking,
         "practice_name": practice.name,
         "practice_email": practice.email,
         "practice_phone": practice.phone,
@@ -74,14 +76,21 @@ def _booking_context(booking: Booking) -> dict[str, Any]:
         "specialty": doctor.specialty,
         "location_name": location.name,
         "address": address,
-        "visit_type": booking.visit_type.name,
-        "duration": booking.visit_type.duration_minutes,
-        "when": _local_when(booking.start, practice.time_zone),
-        "end": _local_when(booking.end, practice.time_zone),
+        "visit_type": visit_type.name,
+        "duration": visit_type.duration_minutes,
+        "when": _local_when(start, practice.time_zone),
+        "end": _local_when(end, practice.time_zone),
+        "portal_url": portal_url("/"),
+    }
+
+
+def _booking_context(booking: Booking) -> dict[str, Any]:
+    return {
+        **appointment_context(booking.calendar, booking.visit_type, booking.start, booking.end),
+        "booking": booking,
         "patient_name": f"{booking.patient_first_name} {booking.patient_last_name}".strip(),
         "my_bookings_url": portal_url(reverse("portal:my-bookings")),
-        "portal_url": portal_url("/"),
-        "cancel_deadline_hours": calendar.cancel_deadline_hours,
+        "cancel_deadline_hours": booking.calendar.cancel_deadline_hours,
     }
 
 
@@ -195,25 +204,25 @@ def booking_cancelled_by_practice(booking: Booking) -> None:
     )
 
 
-def booking_moved_by_practice(booking: Booking, old_start: datetime) -> None:
-    """The practice moved the appointment (S10); the file replaces the calendar entry."""
+def _moved_mail(booking: Booking, old_start: datetime, name: str) -> None:
+    """A moved appointment, old and new time; the file replaces the calendar entry (same
+    UID, higher SEQUENCE)."""
     with translation.override(settings.LANGUAGE_CODE):
         context = _booking_context(booking)
         context["old_when"] = _local_when(old_start, booking.calendar.doctor.practice.time_zone)
-        subject, body = _render("practice_moved", context)
+        subject, body = _render(name, context)
         ics_text = _booking_ics(booking, context, method="PUBLISH")
-    _queue(booking.patient_email, subject, body, "practice_moved", ics_text)
+    _queue(booking.patient_email, subject, body, name, ics_text)
+
+
+def booking_moved_by_practice(booking: Booking, old_start: datetime) -> None:
+    """The practice moved the appointment (S10)."""
+    _moved_mail(booking, old_start, "practice_moved")
 
 
 def booking_moved_by_patient(booking: Booking, old_start: datetime) -> None:
-    """The patient moved their appointment (P8); the file replaces the calendar entry
-    (same UID, higher SEQUENCE)."""
-    with translation.override(settings.LANGUAGE_CODE):
-        context = _booking_context(booking)
-        context["old_when"] = _local_when(old_start, booking.calendar.doctor.practice.time_zone)
-        subject, body = _render("booking_moved", context)
-        ics_text = _booking_ics(booking, context, method="PUBLISH")
-    _queue(booking.patient_email, subject, body, "booking_moved", ics_text)
+    """The patient moved their appointment (P8)."""
+    _moved_mail(booking, old_start, "booking_moved")
 
 
 def booking_reminder(booking: Booking) -> None:

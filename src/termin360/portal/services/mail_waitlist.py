@@ -10,39 +10,28 @@ from django.urls import reverse
 from django.utils import translation
 
 from termin360.portal.models import OutgoingEmail, WaitlistOffer
-from termin360.portal.services.mail import _local_when, _queue, _render, portal_url
+from termin360.portal.services.mail import (
+    _local_when,
+    _queue,
+    _render,
+    appointment_context,
+    portal_url,
+)
 
 
 def _offer_context(offer: WaitlistOffer, link: str) -> dict[str, Any]:
     entry = offer.entry
-    calendar = entry.calendar
-    doctor = calendar.doctor
-    practice = doctor.practice
-    location = doctor.location
+    zone = entry.calendar.doctor.practice.time_zone
     patient = entry.patient
-    address = ", ".join(
-        p for p in (location.street, f"{location.postcode} {location.city}".strip()) if p
-    )
     booking = entry.booking
     return {
+        **appointment_context(entry.calendar, entry.visit_type, offer.start, offer.end),
         "patient_name": f"{patient.first_name} {patient.last_name}".strip(),
-        "practice_name": practice.name,
-        "practice_email": practice.email,
-        "practice_phone": practice.phone,
-        "doctor": doctor.display_name,
-        "specialty": doctor.specialty,
-        "location_name": location.name,
-        "address": address,
-        "visit_type": entry.visit_type.name,
-        "duration": entry.visit_type.duration_minutes,
-        "when": _local_when(offer.start, practice.time_zone),
-        "end": _local_when(offer.end, practice.time_zone),
-        "valid_until": _local_when(offer.expires_at, practice.time_zone),
+        "valid_until": _local_when(offer.expires_at, zone),
         "moves_booking": booking is not None,
-        "old_when": _local_when(booking.start, practice.time_zone) if booking else None,
+        "old_when": _local_when(booking.start, zone) if booking else None,
         "link": link,
         "waitlist_url": portal_url(reverse("portal:waitlist")),
-        "portal_url": portal_url("/"),
     }
 
 

@@ -149,12 +149,12 @@ def set_hours_source(*, calendar: OnlineCalendar, source: str) -> OnlineCalendar
 KEY_PLACEHOLDER = "<API-Schlüssel>"
 
 
-def connector_config_line(practice: Practice, portal_url: str, key: str = "") -> str:
-    """The ``termin360 sync config`` line for this practice's connector, ready to copy:
-    the portal's address, the key (a placeholder unless it was just issued) and one
-    ``--map`` per online calendar. Which practice calendar and column each belongs to,
-    the portal cannot know: they are numbered 1/1, 1/2, … for the IT person to adjust."""
-    calendars = OnlineCalendar.objects.filter(doctor__practice=practice).order_by("pk")
+def connector_config_line(calendars: list[OnlineCalendar], portal_url: str, key: str = "") -> str:
+    """The ``termin360 sync config`` line for the connector of the practice whose online
+    ``calendars`` these are, ready to copy: the portal's address, the key (a placeholder
+    unless it was just issued) and one ``--map`` per online calendar. Which practice
+    calendar and column each belongs to, the portal cannot know: they are numbered 1/1,
+    1/2, … for the IT person to adjust."""
     maps = " ".join(f"--map {c.pk}=1/{n}" for n, c in enumerate(calendars, start=1))
     line = f"termin360 sync config --portal-url {portal_url} --api-key {key or KEY_PLACEHOLDER}"
     return f"{line} {maps}".strip()

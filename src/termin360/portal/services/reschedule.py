@@ -26,16 +26,17 @@ from termin360.core.timezones import day_bounds_utc
 from termin360.portal.domain.availability import free_slots_by_day
 from termin360.portal.models import Booking, PatientProfile
 from termin360.portal.services import availability, feed, mail
-from termin360.portal.services.bookings import SlotGone, _booking, _check_offered, _taken
+from termin360.portal.services.bookings import (
+    SlotGone,
+    _booking,
+    _check_offered,
+    _taken,
+    deadline_of,
+)
 
 
 class _Taken(Exception):
     """Inside ``move_by_patient``: the new time is not free."""
-
-
-def deadline_of(booking: Booking) -> datetime:
-    """Until when the patient may cancel or move ``booking`` online."""
-    return booking.start - timedelta(hours=booking.calendar.cancel_deadline_hours)
 
 
 def _deadline_passed(booking: Booking) -> Conflict:

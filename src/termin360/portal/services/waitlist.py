@@ -217,12 +217,17 @@ def end_hopeless_entries(now: datetime) -> int:
     candidates = WaitlistEntry.objects.filter(ended_at__isnull=True).select_related(
         "calendar", "booking__calendar"
     )
+    deadline_passed, nothing_earlier = [], []
     for entry in candidates:
         earliest = now + timedelta(minutes=entry.calendar.lead_minutes)
         if entry.booking is not None and now > reschedule.deadline_of(entry.booking):
-            ended += _end(Q(pk=entry.pk), Ended.DEADLINE_PASSED, now)
+            deadline_passed.append(entry.pk)
         elif entry.before <= earliest:
-            ended += _end(Q(pk=entry.pk), Ended.NOTHING_EARLIER, now)
+            nothing_earlier.append(entry.pk)
+    if deadline_passed:
+        ended += _end(Q(pk__in=deadline_passed), Ended.DEADLINE_PASSED, now)
+    if nothing_earlier:
+        ended += _end(Q(pk__in=nothing_earlier), Ended.NOTHING_EARLIER, now)
     return ended
 
 

@@ -223,6 +223,7 @@ def _unconfirmed_hint(request: HttpRequest) -> None:
 # already), so the confirmation link opened there logs the new patient in, and "send the
 # link again" works before any login — the same for both, so neither says which it was.
 REGISTERED = "termin360_registered"
+REGISTERED_EMAIL = "termin360_registered_email"
 
 
 def register(request: HttpRequest) -> HttpResponse:
@@ -247,7 +248,7 @@ def register(request: HttpRequest) -> HttpResponse:
             form.add_error(None, exc.message)
         else:
             request.session[REGISTERED] = patient.user_id if patient else 0
-            request.session["termin360_registered_email"] = data["email"]
+            request.session[REGISTERED_EMAIL] = data["email"]
             return redirect("portal:registered")
     status = 400 if form.is_bound else 200
     return render(
@@ -260,7 +261,7 @@ def register(request: HttpRequest) -> HttpResponse:
 
 def registered(request: HttpRequest) -> HttpResponse:
     """After registering: "we have sent you a link" (for a known address too)."""
-    email = request.session.get("termin360_registered_email")
+    email = request.session.get(REGISTERED_EMAIL)
     if email is None:
         return redirect("portal:register")
     return render(request, "portal/accounts/registered.html", {"email": email})

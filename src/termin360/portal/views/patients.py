@@ -99,10 +99,10 @@ def book_url(calendar_id: int, start: datetime, visit_type_id: int) -> str:
 
 def search(request: HttpRequest) -> HttpResponse:
     q = request.GET
+    profile = _patient(request)
     insurance = q.get("insurance", "")
-    if "insurance" not in q and request.user.is_authenticated:
-        profile = _patient(request)
-        insurance = profile.insurance if profile else ""
+    if "insurance" not in q and profile is not None:
+        insurance = profile.insurance
     if insurance not in Insurance.values:
         insurance = ""
     criteria = {
@@ -116,7 +116,7 @@ def search(request: HttpRequest) -> HttpResponse:
     except ValueError:
         page = 1
     total, found = selectors.search_doctors(
-        known_to=bookings.existing_practice_ids(_patient(request)),
+        known_to=bookings.existing_practice_ids(profile),
         specialty=criteria["specialty"],
         place=criteria["place"],
         name=criteria["name"],
@@ -189,6 +189,18 @@ def _today(tz: ZoneInfo) -> date:
     return timezone.now().astimezone(tz).date()
 
 
+def shown_week(calendar: OnlineCalendar, requested: str, today: date) -> tuple[date, date, date]:
+    """(first, last day shown, last bookable day) of the days a page shows from
+    ``requested`` (``?from=``, ISO; not before today, not past the horizon)."""
+    try:
+        first = max(today, date.fromisoformat(requested))
+    except ValueError:
+        first = today
+    last_bookable = today + timedelta(days=calendar.horizon_days)
+    first = min(first, last_bookable)
+    return first, first + timedelta(days=DAYS_SHOWN - 1), last_bookable
+
+
 def doctor(request: HttpRequest, calendar_id: int) -> HttpResponse:
     """The doctor's details and free slots of one week, for the chosen visit type."""
     calendar = _published_calendar(calendar_id)
@@ -203,16 +215,9 @@ def doctor(request: HttpRequest, calendar_id: int) -> HttpResponse:
     # for new or existing patients only, unless it is the only one she may book.
     if chosen is None and types:
         chosen = bookings.preferred_visit_type(patient, calendar, types)
-    deadline = timedelta(hours=calendar.cancel_deadline_hours)
     now = timezone.now()
     today = _today(tz)
-    try:
-        first = max(today, date.fromisoformat(request.GET.get("from", "")))
-    except ValueError:
-        first = today
-    last_bookable = today + timedelta(days=calendar.horizon_days)
-    first = min(first, last_bookable)
-    last = first + timedelta(days=DAYS_SHOWN - 1)
+    first, last, last_bookable = shown_week(calendar, request.GET.get("from", ""), today)
     days: list[dict[str, Any]] = []
     if chosen is not None:
         by_day = availability.slots_by_day(calendar, first, last, chosen.duration_minutes)
@@ -227,7 +232,7 @@ def doctor(request: HttpRequest, calendar_id: int) -> HttpResponse:
                             "time": clock(s.start, tz),
                             "url": book_url(calendar.pk, s.start, chosen.pk),
                             "label": when(s.start, tz),
-                            "within_deadline": s.start - deadline < now,
+                            "within_deadline": bookings.online_deadline(calendar, s.start) < now,
                         }
                         for s in by_day.get(day, [])
                     ],
@@ -298,7 +303,7 @@ def book(request: HttpRequest, calendar_id: int) -> HttpResponse:
     wish = _booking_request(request, calendar_id)
     calendar, tz = wish.calendar, _zone(wish.calendar)
     patient = _patient(request)
-    deadline = wish.start - timedelta(hours=calendar.cancel_deadline_hours)
+    deadline = bookings.online_deadline(calendar, wish.start)
     context: dict[str, Any] = {
         "calendar": calendar,
         "doctor": calendar.doctor,
@@ -368,17 +373,18 @@ def book(request: HttpRequest, calendar_id: int) -> HttpResponse:
 # --------------------------------------------------------------------------- my appointments
 
 
+BOOKING_RELATED = ("calendar__doctor__practice", "calendar__doctor__location", "visit_type")
+
+
 def _my_bookings(patient: PatientProfile) -> list[Booking]:
     return list(
-        Booking.objects.filter(patient=patient)
-        .select_related("calendar__doctor__practice", "calendar__doctor__location", "visit_type")
-        .order_by("start")
+        Booking.objects.filter(patient=patient).select_related(*BOOKING_RELATED).order_by("start")
     )
 
 
 def _booking_row(b: Booking, now: datetime) -> dict[str, Any]:
     tz = _zone(b.calendar)
-    deadline = b.start - timedelta(hours=b.calendar.cancel_deadline_hours)
+    deadline = bookings.deadline_of(b)
     active = b.status == Booking.Status.ACTIVE
     return {
         "booking": b,
@@ -417,9 +423,10 @@ def cancel(request: HttpRequest, booking_id: int) -> HttpResponse:
     if patient is None:
         raise Http404(_("There is no such booking."))
     if request.method != "POST":
-        booking = next(
-            (b for b in _my_bookings(patient) if b.pk == booking_id and b.status == "active"),
-            None,
+        booking = (
+            Booking.objects.filter(pk=booking_id, patient=patient, status=Booking.Status.ACTIVE)
+            .select_related(*BOOKING_RELATED)
+            .first()
         )
         if booking is None:
             raise Http404(_("There is no such booking."))

@@ -14,7 +14,6 @@ from functools import wraps
 from typing import Any, Concatenate, ParamSpec
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login
 from django.contrib.auth.decorators import login_required
@@ -40,6 +39,7 @@ from termin360.portal.models import (
 )
 from termin360.portal.services import bookings, practices
 from termin360.portal.services import practice_setup_extra as extra
+from termin360.portal.services.mail import portal_url
 
 P = ParamSpec("P")
 PracticeView = Callable[Concatenate[HttpRequest, Practice, P], HttpResponse]
@@ -484,18 +484,17 @@ def booking_cancel(request: HttpRequest, practice: Practice, booking_id: int) ->
 # --- API keys ----------------------------------------------------------------------------
 
 
-def _portal_url(request: HttpRequest) -> str:
-    """This portal's address as the connector reaches it (PORTAL_BASE_URL where set)."""
-    configured = str(getattr(settings, "PORTAL_BASE_URL", "") or "")
-    return configured.rstrip("/") or request.build_absolute_uri("/").rstrip("/")
-
-
-def _calendars_for_connector(practice: Practice) -> list[OnlineCalendar]:
-    return list(
+def _connector_setup(practice: Practice, key: str = "") -> dict[str, Any]:
+    """The online calendars' ids and the ``sync config`` line (``_connector_setup.html``)."""
+    calendars = list(
         OnlineCalendar.objects.filter(doctor__practice=practice)
         .select_related("doctor")
         .order_by("pk")
     )
+    return {
+        "calendars": calendars,
+        "config_line": extra.connector_config_line(calendars, portal_url(""), key),
+    }
 
 
 def _api_keys_page(request: HttpRequest, practice: Practice, form: f.ApiKeyForm) -> HttpResponse:
@@ -506,8 +505,7 @@ def _api_keys_page(request: HttpRequest, practice: Practice, form: f.ApiKeyForm)
             "practice": practice,
             "keys": practice.api_keys.order_by("-created_at", "-pk"),
             "form": form,
-            "calendars": _calendars_for_connector(practice),
-            "config_line": extra.connector_config_line(practice, _portal_url(request)),
+            **_connector_setup(practice),
         },
     )
 
@@ -532,8 +530,7 @@ def api_key_issue(request: HttpRequest, practice: Practice) -> HttpResponse:
             "practice": practice,
             "api_key": api_key,
             "key": key,
-            "calendars": _calendars_for_connector(practice),
-            "config_line": extra.connector_config_line(practice, _portal_url(request), key),
+            **_connector_setup(practice, key),
         },
     )
     response["Cache-Control"] = "no-store"

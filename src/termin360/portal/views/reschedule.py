@@ -23,7 +23,15 @@ from django.utils.translation import gettext as _
 from termin360.core.errors import ApplicationError, Conflict, NotFound
 from termin360.portal.models import Booking, PatientProfile
 from termin360.portal.services import reschedule
-from termin360.portal.views.patients import DAYS_SHOWN, _patient, _zone, address, clock, day_label
+from termin360.portal.views.patients import (
+    DAYS_SHOWN,
+    _patient,
+    _zone,
+    address,
+    clock,
+    day_label,
+    shown_week,
+)
 from termin360.portal.views.patients import when as when_text
 
 
@@ -114,13 +122,7 @@ def _week(request: HttpRequest, booking: Booking, now: datetime) -> dict[str, An
     calendar = booking.calendar
     tz = _zone(calendar)
     today = now.astimezone(tz).date()
-    try:
-        first = max(today, date.fromisoformat(request.GET.get("from", "")))
-    except ValueError:
-        first = today
-    last_bookable = today + timedelta(days=calendar.horizon_days)
-    first = min(first, last_bookable)
-    last = first + timedelta(days=DAYS_SHOWN - 1)
+    first, last, last_bookable = shown_week(calendar, request.GET.get("from", ""), today)
     by_day = reschedule.free_for_move_by_day(booking, first, last, now)
     days = []
     for offset in range(DAYS_SHOWN):

@@ -30,8 +30,8 @@ def create_reservation(
     Refused if an appointment already sits in that range: the receptionist
     decides where it goes first, nothing is moved behind her back. A range without any
     slot in those columns is accepted — it still blocks that time online (a lunch break
-    between the slots, say) — but ``covers_no_slot`` says so, and the API and the UI
-    warn (a wrong year or time is the likelier cause).
+    between the slots, say) — but ``covers_no_slot`` tells, and the API and the UI warn
+    (a wrong year or time is the likelier cause).
     """
     if not reason.strip():
         raise InvalidInput(_("A reservation needs a reason."), code="reason_missing")
@@ -51,16 +51,10 @@ def create_reservation(
     tz = ZoneInfo(calendar.location.time_zone)
     with occupancy_change() as change:
         change.lock(*columns)
-        covers_a_slot = False
         for day in rng.days():
             iv = rng.interval_on(day, tz)
             if iv is None:
                 continue
-            covers_a_slot = covers_a_slot or (
-                Slot.objects.filter(
-                    column__in=columns, day=day, start__lt=iv.end, end__gt=iv.start
-                ).exists()
-            )
             clash = (
                 Slot.objects.filter(
                     column__in=columns,
@@ -91,15 +85,11 @@ def create_reservation(
         reservation.columns.set(columns)
         for column in columns:
             change.touch_days(column.pk, rng.days())
-    reservation.covers_no_slot = not covers_a_slot  # type: ignore[attr-defined]
     return reservation
 
 
 def covers_no_slot(reservation: Reservation) -> bool:
     """Whether the reservation's range holds no slot of its columns on any of its days."""
-    known = getattr(reservation, "covers_no_slot", None)
-    if known is not None:
-        return bool(known)
     rng = ReservationRange(
         first_day=reservation.first_day,
         last_day=reservation.last_day,
