@@ -22,6 +22,9 @@
   const t = config.messages;
   const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
   const FOCUS_KEY = "termin360-focus";
+  // Every request ends by this deadline: a stalled server shows an error (or the next poll
+  // tries again) instead of leaving the page waiting for ever.
+  const DEADLINE_MS = 20000;
 
   // ------------------------------------------------------------------ API
 
@@ -36,6 +39,7 @@
         method,
         headers,
         credentials: "same-origin",
+        signal: AbortSignal.timeout(DEADLINE_MS),
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (err) {
@@ -734,6 +738,7 @@
       const response = await fetch(window.location.href, {
         credentials: "same-origin",
         headers: { Accept: "text/html" },
+        signal: AbortSignal.timeout(DEADLINE_MS),
       });
       if (!response.ok) return;
       const doc = new DOMParser().parseFromString(await response.text(), "text/html");
