@@ -213,11 +213,16 @@ def test_bad_requests_are_clean_errors(
     assert_error(api.get(path), status)
 
 
-def test_the_table_name_the_upsert_writes_is_the_models(practice: Practice) -> None:
-    from termin360.practice.models import ViewVersion
+def test_the_table_names_the_written_out_statements_use_are_the_models(
+    practice: Practice,
+) -> None:
+    from termin360.practice import selectors
+    from termin360.practice.models import Calendar, ViewVersion
     from termin360.practice.services.view_versions import TABLE
 
     assert ViewVersion._meta.db_table == TABLE
+    assert f"FROM {TABLE} v" in selectors._VIEW_VERSION
+    assert f"FROM {Calendar._meta.db_table} c" in selectors._VIEW_VERSION
 
 
 def test_the_pages_live_token_opens_the_version_alone_without_a_session(

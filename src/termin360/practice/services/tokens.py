@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.contrib.auth.models import User
 from django.utils import timezone
 
 from termin360.practice.models import StaffToken
+
+# "Last used" to the minute is enough for the token list; writing it on every request
+# would make each API read (and each open view's poll with a token) a write.
+USE_RESOLUTION = timedelta(minutes=1)
 
 
 def _digest(key: str) -> str:
@@ -30,7 +35,9 @@ def user_for_token(key: str) -> User | None:
     )
     if token is None:
         return None
-    StaffToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > USE_RESOLUTION:
+        StaffToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
 
 

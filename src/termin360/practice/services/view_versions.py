@@ -37,7 +37,7 @@ def views_changed(pairs: Iterable[tuple[int, date]]) -> None:
     wanted = sorted(set(pairs))
     if not wanted:
         return
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.executemany(_UPSERT, wanted)
 
 
