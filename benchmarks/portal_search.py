@@ -108,7 +108,12 @@ def _populate(n_calendars: int, rng: random.Random) -> None:
     with transaction.atomic():
         n_practices = (n_calendars * 2 + 2) // 3  # one or two doctors each
         practices = Practice.objects.bulk_create(
-            Practice(name=f"Praxis {i}", email=f"praxis{i}@example.org") for i in range(n_practices)
+            Practice(
+                name=f"Praxis {i}",
+                email=f"praxis{i}@example.org",
+                status=Practice.Status.APPROVED,
+            )
+            for i in range(n_practices)
         )
         locations = []
         for i, p in enumerate(practices):

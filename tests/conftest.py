@@ -236,13 +236,17 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running_server(role: str, directory: Path, *, threads: int = 16) -> Iterator[Server]:
+def running_server(
+    role: str, directory: Path, *, threads: int = 16, env: dict[str, str] | None = None
+) -> Iterator[Server]:
     """``termin360 <role> serve`` in its own process on the test database, until the block
-    ends. The test's data must be committed (``transactional_db``)."""
+    ends. The test's data must be committed (``transactional_db``). ``env`` adds to or
+    overrides the process's environment (e.g. its database URL)."""
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     extra = {"TERMIN360_PORTAL_URL": url} if role == "portal" else {}
+    extra.update(env or {})
     log = directory / f"{role}.log"
     with log.open("wb") as fh:
         proc = subprocess.Popen(

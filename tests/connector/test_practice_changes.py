@@ -95,7 +95,10 @@ def test_s10_booking_unknown_to_the_portal_records_the_error_and_stops(
     appointments.delete_appointment(actor=None, appointment_id=appt.pk)
     assert send_practice_changes(c.portal) == 0
     ob = online(booking_id)
-    assert ob.practice_change_error == "Buchung unbekannt."
+    assert ob.practice_change_error == (
+        "Das Portal kennt diese Buchung oder diesen Kalender nicht (mehr). "
+        "Portal: „Buchung unbekannt.“"
+    )
     assert list(pending_practice_changes()) == []
 
 

@@ -45,13 +45,14 @@ def seed() -> dict[str, Any]:
     from django.utils import timezone
 
     from termin360.portal.models import PatientProfile
-    from termin360.portal.services import practices
+    from termin360.portal.services import practices, verification
 
     tag = secrets.token_hex(4)
     admin_email = f"praxis-{tag}@example.org"
     practice = practices.signup_practice(
         name=f"Praxis {tag}", email=admin_email, admin_email=admin_email, password=ADMIN_PASSWORD
     )
+    verification.approve(practice=practice)
     location = practices.add_location(
         practice=practice,
         name="Bruchsal",

@@ -180,17 +180,10 @@ def test_text_with_a_nul_character_is_refused_not_a_500(api: Api, practice: Prac
     "path",
     [
         "/appointments/999999",
-        "/appointments/0",
-        "/appointments/-5",
-        f"/appointments/{HUGE}",
-        f"/appointments/{HUGE}/history",
         "/appointments/999999/history",
         "/slots/999999",
-        f"/slots/{HUGE}",
         "/patients/999999",
-        f"/patients/{HUGE}",
         "/calendars/99",
-        f"/calendars/{HUGE}",
         "/calendars/99/days/2030-01-07",
         "/calendars/99/weeks/2030-01-07",
         "/calendars/1/columns/9/template",
@@ -198,6 +191,26 @@ def test_text_with_a_nul_character_is_refused_not_a_500(api: Api, practice: Prac
 )
 def test_unknown_ids_are_404(api: Api, practice: Practice, path: str) -> None:
     assert_error(api.get(path), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/appointments/{HUGE}",
+        f"/appointments/{HUGE}/history",
+        f"/slots/{HUGE}",
+        f"/patients/{HUGE}",
+        f"/calendars/{HUGE}",
+        "/slots/-1",
+        "/appointments/0",
+        "/appointments/-5",
+    ],
+)
+def test_ids_beyond_what_the_database_holds_are_422(
+    api: Api, practice: Practice, path: str
+) -> None:
+    """Bounded at the edge (ids 1 … 2**63-1, calendar numbers 1 … 9999): never a lookup."""
+    assert_error(api.get(path), 422, "invalid")
 
 
 @pytest.mark.parametrize(
@@ -220,10 +233,9 @@ def test_mistyped_path_parameters_are_422(api: Api, practice: Practice, path: st
 @pytest.mark.parametrize(
     "body",
     [
-        {"slot_id": HUGE, "text": "x"},
-        {"slot_id": -1, "text": "x"},
-        {"calendar": HUGE, "column": 1, "start": "2030-01-07T09:00", "text": "x"},
-        {"calendar": 1, "column": HUGE, "start": "2030-01-07T09:00", "text": "x"},
+        {"slot_id": 999999, "text": "x"},
+        {"calendar": 99, "column": 1, "start": "2030-01-07T09:00", "text": "x"},
+        {"calendar": 1, "column": 99, "start": "2030-01-07T09:00", "text": "x"},
     ],
 )
 def test_booking_with_ids_that_do_not_exist_is_404(
@@ -232,13 +244,30 @@ def test_booking_with_ids_that_do_not_exist_is_404(
     assert_error(api.post("/appointments", body), 404, "not_found")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"slot_id": HUGE, "text": "x"},
+        {"slot_id": -1, "text": "x"},
+        {"calendar": HUGE, "column": 1, "start": "2030-01-07T09:00", "text": "x"},
+        {"calendar": 1, "column": HUGE, "start": "2030-01-07T09:00", "text": "x"},
+    ],
+)
+def test_booking_with_impossible_ids_is_422(
+    api: Api, practice: Practice, body: dict[str, Any]
+) -> None:
+    assert_error(api.post("/appointments", body), 422, "invalid")
+
+
 def test_booking_with_a_patient_id_that_does_not_exist_is_404(api: Api, practice: Practice) -> None:
     slot = slot_id(practice, 1, practice.monday, "09:00")
-    assert_error(api.post("/appointments", {"slot_id": slot, "patient_id": HUGE}), 404)
-    assert_error(api.post(f"/appointments/{HUGE}/move", {"slot_id": slot}), 404)
+    assert_error(api.post("/appointments", {"slot_id": slot, "patient_id": 999999}), 404)
+    assert_error(api.post("/appointments/999999/move", {"slot_id": slot}), 404)
     appt = booked(api, slot)
-    assert_error(api.post(f"/appointments/{appt['id']}/move", {"slot_id": HUGE}), 404)
-    assert_error(api.delete(f"/reservations/{HUGE}"), 404)
+    assert_error(api.post(f"/appointments/{appt['id']}/move", {"slot_id": 999999}), 404)
+    assert_error(api.delete("/reservations/999999"), 404)
+    assert_error(api.post("/appointments", {"slot_id": slot, "patient_id": HUGE}), 422)
+    assert_error(api.delete(f"/reservations/{HUGE}"), 422)
 
 
 # --------------------------------------------------------------------------- times

@@ -60,8 +60,14 @@ def make_patient(
     )
 
 
-def build_world(name: str = "Praxis Berger", admin_email: str = "admin@praxis-berger.de") -> World:
-    from termin360.portal.services import practices
+def build_world(
+    name: str = "Praxis Berger",
+    admin_email: str = "admin@praxis-berger.de",
+    *,
+    approved: bool = True,
+) -> World:
+    """The practice of the module docstring; ``approved=False``: as signed up, pending (P10)."""
+    from termin360.portal.services import practices, verification
 
     practice = practices.signup_practice(
         name=name, email=admin_email, admin_email=admin_email, password=ADMIN_PASSWORD
@@ -93,6 +99,8 @@ def build_world(name: str = "Praxis Berger", admin_email: str = "admin@praxis-be
     checkup = practices.add_visit_type(calendar=calendar, name="Kontrolle", duration_minutes=15)
     first = practices.add_visit_type(calendar=calendar, name="Erstgespräch", duration_minutes=30)
     practices.publish(calendar=calendar)
+    if approved:
+        verification.approve(practice=practice)
     patient = make_patient(f"patient-{practice.pk}@example.org")
     return World(practice, location, doctor, calendar, checkup, first, patient, admin_email)
 

@@ -73,6 +73,7 @@ def _book(world: World) -> Any:
 def test_signup_setup_and_publish_makes_the_calendar_searchable(client: Any) -> None:
     from termin360.portal.models import OnlineCalendar, PracticeAdmin
     from termin360.portal.selectors import search_doctors
+    from termin360.portal.services import verification
 
     response = client.post(
         reverse("portal:practice-signup"),
@@ -172,6 +173,9 @@ def test_signup_setup_and_publish_makes_the_calendar_searchable(client: Any) -> 
     assert response.status_code == 302
     calendar.refresh_from_db()
     assert calendar.published
+    # P10: published, but a new practice is pending: not found until the operator approves.
+    assert search_doctors(specialty="Dermatologie", place="Karlsruhe")[0] == 0
+    verification.approve(practice=admin.practice)
     assert (calendar.slot_minutes, calendar.horizon_days, calendar.cancel_deadline_hours) == (
         20,
         60,

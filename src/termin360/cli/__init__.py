@@ -31,8 +31,20 @@ app.add_typer(sync.app, name="sync")
 app.command("demo")(demo.demo)
 
 
+def database_outage(exc: BaseException) -> str | None:
+    """The German line for a busy or unreachable database (any command, any role), or
+    ``None`` when ``exc`` is something else."""
+    if "django.db" not in sys.modules:
+        return None  # no command got as far as a database
+    from termin360.deploy.db_errors import console_message, outage_kind
+
+    kind = outage_kind(exc)
+    return console_message(kind) if kind is not None else None
+
+
 def main() -> None:
-    """Run the command; a usage error is one German line on stderr (exit 2), not a box."""
+    """Run the command; a usage error is one German line on stderr (exit 2), not a box;
+    so is a busy or unreachable database (exit 1)."""
     try:
         code = app(standalone_mode=False)
     except click_errors.UsageError as exc:
@@ -45,4 +57,10 @@ def main() -> None:
     except typer.Abort:
         typer.echo("Abgebrochen.", err=True)
         sys.exit(130)
+    except Exception as exc:
+        outage = database_outage(exc)
+        if outage is None:
+            raise  # a bug: its traceback is what a developer needs
+        typer.echo(f"Fehler: {outage}", err=True)
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -29,6 +29,8 @@ import httpx
 import typer
 from rich.console import Console
 
+from termin360.cli import bounds
+
 out = Console()
 # The portal's demo practice that is the online side of the practice calendar's demo
 # (termin360.portal.demo_data.CONNECTED_PRACTICE; that module needs Django, this one not).
@@ -198,8 +200,10 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], name: str) -> None:
 
 
 def demo(
-    portal_port: Annotated[int, typer.Option(help="Port des Portals")] = 8000,
-    practice_port: Annotated[int, typer.Option(help="Port des Praxiskalenders")] = 8001,
+    portal_port: Annotated[int, typer.Option(help="Port des Portals", **bounds.PORT)] = 8000,
+    practice_port: Annotated[
+        int, typer.Option(help="Port des Praxiskalenders", **bounds.PORT)
+    ] = 8001,
     data_dir: Annotated[
         Path, typer.Option(help="Ordner für Datenbanken, Schlüssel, E-Mails")
     ] = Path("var/demo"),

@@ -61,6 +61,10 @@ _ERRORS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^Invalid value: (.+)$"), r"Ungültiger Wert: \1"),
 ]
 _DETAILS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"Input should be less than or equal to (\S+)"), r"erlaubt sind höchstens \1"),
+    (re.compile(r"Input should be greater than or equal to (\S+)"), r"erlaubt sind mindestens \1"),
+    (re.compile(r"Input should be less than (\S+)"), r"erlaubt sind Werte unter \1"),
+    (re.compile(r"Input should be greater than (\S+)"), r"erlaubt sind Werte über \1"),
     (re.compile(r"Input should be a valid integer[^.]*"), "keine ganze Zahl"),
     (re.compile(r"Input should be a valid number[^.]*"), "keine Zahl"),
     (re.compile(r"Input should be a valid date[^.]*"), "kein gültiges Datum"),

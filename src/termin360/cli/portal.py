@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from termin360.cli import bounds, check
 from termin360.cli.django_setup import migrate, setup
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 out = Console()
+app.command("check")(check.portal_check)
 
 
 @app.command()
@@ -28,8 +30,8 @@ def init() -> None:
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Adresse, an der der Server lauscht")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port")] = 8000,
-    threads: Annotated[int, typer.Option(help="Anzahl Arbeits-Threads")] = 16,
+    port: Annotated[int, typer.Option(help="Port", **bounds.PORT)] = 8000,
+    threads: Annotated[int, typer.Option(help="Anzahl Arbeits-Threads", **bounds.THREADS)] = 16,
     tls_cert: Annotated[
         str, typer.Option(envvar="TERMIN360_TLS_CERT", help="TLS-Zertifikat (PEM) für HTTPS")
     ] = "",
@@ -82,7 +84,9 @@ def demo_data() -> None:
 
 @app.command()
 def worker(
-    poll: Annotated[float, typer.Option(help="Sekunden zwischen zwei Durchläufen")] = 5.0,
+    poll: Annotated[
+        float, typer.Option(help="Sekunden zwischen zwei Durchläufen", **bounds.POLL_SECONDS)
+    ] = 5.0,
 ) -> None:
     """E-Mails versenden, Erinnerungen und Warnungen zu nicht übermittelten Buchungen
     einreihen (läuft bis SIGTERM / Strg+C)."""
@@ -106,7 +110,9 @@ def worker(
 
 @app.command("api-key")
 def api_key(
-    practice_id: Annotated[int, typer.Argument(help="Nummer (id) der Praxis im Portal")],
+    practice_id: Annotated[
+        int, typer.Argument(help="Nummer (id) der Praxis im Portal", **bounds.ID)
+    ],
     name: Annotated[str, typer.Option(help="Bezeichnung des Schlüssels")] = "Connector",
     as_json: Annotated[bool, typer.Option("--json", help="Ausgabe als JSON")] = False,
 ) -> None:
@@ -136,3 +142,35 @@ def api_key(
     typer.echo(key)
     for c in calendars:
         out.print(f"  Online-Kalender {c.pk}: {c.name}")
+
+
+@app.command("add-operator")
+def add_operator(
+    name: Annotated[str, typer.Argument(help="Anmeldename des Betreibers")],
+    email: Annotated[str, typer.Option(help="E-Mail-Adresse des Betreibers")] = "",
+    password: Annotated[
+        str | None,
+        typer.Option(help="das Passwort; ohne diese Angabe wird es (verdeckt) zweimal abgefragt"),
+    ] = None,
+) -> None:
+    """Ein Betreiberkonto für das Back-Office (/backoffice/) anlegen (P10): Passwort und
+    TOTP als zweiter Faktor. Der TOTP-Schlüssel wird nur dieses eine Mal angezeigt."""
+    from termin360.cli.practice import _ask_password
+
+    if password is None:
+        password = _ask_password()
+    setup("portal")
+    migrate()
+    from termin360.cli.django_setup import user_errors
+    from termin360.portal.services import operators
+
+    with user_errors():
+        operator = operators.add_operator(username=name, email=email, password=password)
+    out.print(f"Betreiber {operator.user.username} angelegt.")
+    out.print(
+        "Zweiter Faktor: diese Adresse in eine Authenticator-App übernehmen "
+        "(wird nur jetzt angezeigt):"
+    )
+    typer.echo(operator.otpauth_uri)
+    out.print("Oder den Schlüssel von Hand eingeben:")
+    typer.echo(operator.secret)

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from termin360.cli import bounds, check
 from termin360.cli.django_setup import migrate, run, setup, user_errors
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 out = Console()
+app.command("check")(check.practice_check)
 
 WEEKDAYS = {
     "mo": 0,
@@ -77,8 +79,8 @@ def init() -> None:
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Adresse, an der der Server lauscht")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port")] = 8001,
-    threads: Annotated[int, typer.Option(help="Anzahl Arbeits-Threads")] = 8,
+    port: Annotated[int, typer.Option(help="Port", **bounds.PORT)] = 8001,
+    threads: Annotated[int, typer.Option(help="Anzahl Arbeits-Threads", **bounds.THREADS)] = 8,
     tls_cert: Annotated[
         str, typer.Option(envvar="TERMIN360_TLS_CERT", help="TLS-Zertifikat (PEM) für HTTPS")
     ] = "",
@@ -181,9 +183,9 @@ def add_location(
 
 @app.command("add-calendar")
 def add_calendar(
-    number: int,
+    number: Annotated[int, typer.Argument(**bounds.CALENDAR_NUMBER)],
     name: str,
-    location: Annotated[int, typer.Option(help="id des Praxisstands")],
+    location: Annotated[int, typer.Option(help="id des Praxisstands", **bounds.ID)],
 ) -> None:
     """Einen Terminkalender (Nummer, Name) an einem Praxisstand anlegen."""
     setup("practice")
@@ -196,8 +198,8 @@ def add_calendar(
 
 @app.command("add-column")
 def add_column(
-    calendar: int,
-    number: int,
+    calendar: Annotated[int, typer.Argument(**bounds.CALENDAR_NUMBER)],
+    number: Annotated[int, typer.Argument(**bounds.COLUMN_NUMBER)],
     name: str,
     location: Annotated[
         str | None,
@@ -237,8 +239,8 @@ def add_column(
 
 @app.command("set-template")
 def set_template(
-    calendar: int,
-    column: int,
+    calendar: Annotated[int, typer.Argument(**bounds.CALENDAR_NUMBER)],
+    column: Annotated[int, typer.Argument(**bounds.COLUMN_NUMBER)],
     rule: Annotated[list[str], typer.Option(help="z. B. 'Mo-Fr 08:00-12:00/15'; mehrfach")],
 ) -> None:
     """Die Wochenvorlage einer Spalte festlegen (ersetzt die bisherige)."""
@@ -261,9 +263,11 @@ def set_template(
 
 @app.command("generate-grid")
 def generate_grid(
-    calendar: int,
-    year: Annotated[int, typer.Option(help="Jahrgang")] = date.today().year,
-    column: Annotated[list[int] | None, typer.Option(help="nur diese Spalte(n)")] = None,
+    calendar: Annotated[int, typer.Argument(**bounds.CALENDAR_NUMBER)],
+    year: Annotated[int, typer.Option(help="Jahrgang", **bounds.YEAR)] = date.today().year,
+    column: Annotated[
+        list[int] | None, typer.Option(help="nur diese Spalte(n)", **bounds.COLUMN_NUMBER)
+    ] = None,
     rebuild: Annotated[
         bool,
         typer.Option(
@@ -323,10 +327,11 @@ def list_calendars(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
 @app.command("demo-data")
 def demo_data(
     year: Annotated[
-        int | None, typer.Option(help="Jahrgang; ohne: 12 Monate ab diesem Monat")
+        int | None, typer.Option(help="Jahrgang; ohne: 12 Monate ab diesem Monat", **bounds.YEAR)
     ] = None,
     seed: Annotated[
-        int, typer.Option(help="Zufallsstartwert (gleiche Daten bei gleichem Wert)")
+        int,
+        typer.Option(help="Zufallsstartwert (gleiche Daten bei gleichem Wert)", **bounds.SEED),
     ] = 360,
 ) -> None:
     """Eine realistische Praxis anlegen: 2 Praxisstände, 3 Kalender, Raster, 200 Patienten, …"""

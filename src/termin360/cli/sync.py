@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from termin360.cli import sync_bookings, sync_job
+from termin360.cli import bounds, sync_bookings, sync_job
 from termin360.cli.django_setup import migrate, setup, user_errors
 
 app = typer.Typer(
@@ -314,8 +314,10 @@ def _progress() -> Progress:
 
 @app.command("push-existing")
 def push_existing(
-    calendar: Annotated[int, typer.Argument(help="Nummer des Terminkalenders")],
-    column: Annotated[int, typer.Argument(help="Nummer der Spalte")],
+    calendar: Annotated[
+        int, typer.Argument(help="Nummer des Terminkalenders", **bounds.CALENDAR_NUMBER)
+    ],
+    column: Annotated[int, typer.Argument(help="Nummer der Spalte", **bounds.COLUMN_NUMBER)],
 ) -> None:
     """Vorhandene Termine einer Spalte im Portal blockieren (DURIA: notFree).
 

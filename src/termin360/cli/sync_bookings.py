@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from termin360.cli import bounds
 from termin360.cli.django_setup import migrate, setup
 
 out = Console()
@@ -252,7 +253,9 @@ def _when(value: str | None) -> str:
 
 
 def info(
-    booking_id: Annotated[int, typer.Argument(metavar="ID", help="Buchungsnummer des Portals")],
+    booking_id: Annotated[
+        int, typer.Argument(metavar="ID", help="Buchungsnummer des Portals", **bounds.ID)
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="als JSON ausgeben")] = False,
 ) -> None:
     """Alle Einzelheiten einer Online-Buchung (TMEX Info).

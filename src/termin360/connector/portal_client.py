@@ -29,6 +29,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from termin360.connector.deadline import DeadlineTransport, call_deadline
+from termin360.connector.portal_errors import refusal_code, refusal_message
 from termin360.protocol import (
     IDEMPOTENCY_HEADER,
     MAX_FEED_WAIT_SECONDS,
@@ -79,12 +80,12 @@ class AuthFailure(PortalError):
 
 
 class Refused(PortalError):
-    """A 4xx answer with the portal's ``code`` and ``detail`` (and its other fields)."""
+    """A 4xx answer with the portal's ``code`` and ``detail`` (and its other fields).
+    The message is ours (``portal_errors``); the portal's detail only quoted in it."""
 
     def __init__(self, status: int, body: dict[str, Any]) -> None:
-        detail = str(body.get("detail") or f"HTTP {status}")
         extra = {k: v for k, v in body.items() if k not in ("code", "detail")}
-        super().__init__(detail, code=str(body.get("code") or "refused"), **extra)
+        super().__init__(refusal_message(status, body), code=refusal_code(body), **extra)
         self.status = status
         self.body = body
 

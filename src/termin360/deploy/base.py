@@ -7,7 +7,15 @@ from typing import Any
 
 import dj_database_url
 
-from termin360.deploy.env import ConfigError, data_dir, env_bool, env_list, env_str
+from termin360.deploy.env import (
+    ConfigError,
+    data_dir,
+    env_bool,
+    env_choice,
+    env_list,
+    env_str,
+    metrics_token,
+)
 
 SRC_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,11 +30,16 @@ INSTALLED_APPS_BASE = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",
 ]
 
 MIDDLEWARE = [
+    # first: the request latency it measures includes every other middleware
+    "termin360.deploy.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "termin360.deploy.headers.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "termin360.deploy.locale.GermanFirstMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -35,6 +48,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last: sees a view's exception first and answers a database outage with 503
+    "termin360.deploy.db_errors.DatabaseOutageMiddleware",
 ]
 
 TEMPLATES = [
@@ -88,20 +103,48 @@ CSRF_COOKIE_SECURE = HTTPS
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp, decision 016): the pages load only their own
+# scripts, styles and images; no inline script or style, no eval, no framing.
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # data: for the empty favicon (<link rel="icon" href="data:,">) and the icons
+        # inside the API docs' stylesheet
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
 if HTTPS:
     SECURE_HSTS_SECONDS = 31536000
     SECURE_SSL_REDIRECT = True
-    SECURE_REDIRECT_EXEMPT = [r"^health$"]
+    # probes and the metrics scraper talk to the process directly, often without TLS
+    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^health/(live|ready)$", r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # HSTS for subdomains and the preload list are the domain owner's decision, not ours.
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+
+# /metrics answers only with this bearer token, and not at all (404) without one.
+METRICS_TOKEN = metrics_token()
+
+# "plain" (default) or "json": one JSON object per line (termin360.deploy.logs).
+LOG_FORMAT = env_choice("TERMIN360_LOG_FORMAT", "plain", ["plain", "json"])
 
 # Patient data never goes to the logs: log levels and names only, no request bodies.
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "termin360.deploy.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("TERMIN360_LOG_LEVEL", "INFO")},
     # One line per HTTP request of the connector (a long poll every 25 s, an S9 check per
     # staff action) would bury what the logs are for.
@@ -117,6 +160,8 @@ def database(url_variable: str, default_file: str) -> dict[str, Any]:
     """The ``default`` database from ``url_variable`` (sqlite:///… or postgres://…)."""
     import os
 
+    from termin360.deploy.env import env_minutes
+
     url = os.environ.get(url_variable) or f"sqlite:///{data_dir() / default_file}"
     try:
         config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
@@ -128,7 +173,8 @@ def database(url_variable: str, default_file: str) -> dict[str, Any]:
         # writers serialize instead of failing mid-transaction; WAL lets reads go on.
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
+            # how long a writer waits for the lock before "busy" (503, decision 017)
+            "timeout": env_minutes("TERMIN360_SQLITE_BUSY_MINUTES", 20 / 60) * 60,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     # Tests that start real server processes need a test database those processes can open:

@@ -56,3 +56,32 @@ def secret_key(role: str) -> str:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(50))
     return path.read_text().strip()
+
+
+def env_minutes(name: str, default: float) -> float:
+    """A positive number of minutes (a float, so tests can use seconds)."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a number of minutes") from None
+    if not value > 0:
+        raise ConfigError(f"{name} must be greater than 0")
+    return value
+
+
+def env_choice(name: str, default: str, choices: list[str]) -> str:
+    value = os.environ.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r}: expected one of {', '.join(choices)}")
+    return value
+
+
+def metrics_token() -> str:
+    """TERMIN360_METRICS_TOKEN, or "" (the metrics endpoint is then switched off)."""
+    token = os.environ.get("TERMIN360_METRICS_TOKEN", "").strip()
+    if token and len(token) < 32:
+        raise ConfigError("TERMIN360_METRICS_TOKEN must be at least 32 characters long")
+    return token

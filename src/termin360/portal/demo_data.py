@@ -21,7 +21,7 @@ from django.utils import timezone
 from termin360.core.errors import ApplicationError
 from termin360.portal.demo_logins import DEMO_LOGINS
 from termin360.portal.models import OutgoingEmail, PatientProfile, Practice
-from termin360.portal.services import availability, bookings, practices
+from termin360.portal.services import availability, bookings, practices, verification
 
 # The practice that `termin360 demo` connects to the practice calendar's demo.
 CONNECTED_PRACTICE = "Praxis Dr. Berger"
@@ -140,6 +140,7 @@ def load_demo_data(*, seed: int = 360, progress: Progress | None = None) -> dict
         )
         practice.phone = f"0{7251 + index} {912300 + index * 11}"
         practice.save(update_fields=["phone"])
+        verification.approve(practice=practice, note="Demo-Praxis")
         location = practices.add_location(
             practice=practice, name=city, street=street, postcode=postcode, city=city
         )

@@ -16,21 +16,75 @@ class Insurance(models.TextChoices):
 
 
 class Practice(models.Model):
-    """A practice (or shared practice) with its admins, locations, doctors and change feed."""
+    """A practice (or shared practice) with its admins, locations, doctors and change feed.
 
-    name = models.CharField(max_length=150)
-    email = models.EmailField(help_text="where alerts go (undelivered bookings, cancellations)")
+    P10: a new practice is *pending* until the portal's operator has checked it (practice
+    number, address) and approved it; only an approved practice's published calendars are
+    public (``OnlineCalendar.objects.public()``). A suspended one is offline again."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending verification")
+        APPROVED = "approved", _("approved")
+        SUSPENDED = "suspended", _("suspended")
+
+    name = models.CharField(_("name"), max_length=150)
+    email = models.EmailField(
+        _("e-mail address"), help_text="where alerts go (undelivered bookings, cancellations)"
+    )
     # Shown to patients with every booking and in every mail (P4, P5): the way to reach
     # the practice once the online deadline has passed.
-    phone = models.CharField(max_length=40, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
     time_zone = models.CharField(max_length=64, default=DEFAULT_ZONE)
     reminder_hours = models.PositiveSmallIntegerField(default=24)
     # Last sequence number handed out in this practice's change feed; bumped under a row lock.
-    feed_seq = models.BigIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    feed_seq = models.BigIntegerField(_("feed position"), default=0)
+    # When the connector last sent busy state (S8), for the back office's sync view.
+    busy_received_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approved by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    suspended_at = models.DateTimeField(_("suspended at"), null=True, blank=True)
+    suspended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("suspended by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # The operator's note on the check (what was verified, why suspended); never shown
+    # to patients.
+    status_note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("practice")
+        verbose_name_plural = _("practices")
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status == self.Status.APPROVED
+
+
+class PracticeSync(Practice):
+    """The practices seen from their connectors: the back office's sync list (P10)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("sync of a practice")
+        verbose_name_plural = _("sync")
 
 
 class PracticeAdmin(models.Model):
@@ -68,6 +122,13 @@ class Doctor(models.Model):
         return " ".join(p for p in (self.title, self.first_name, self.last_name) if p)
 
 
+class OnlineCalendarQuerySet(models.QuerySet["OnlineCalendar"]):
+    def public(self) -> OnlineCalendarQuerySet:
+        """The calendars patients may find and book (P10): published by the practice, and
+        the practice approved by the operator. The one definition; see ``is_public``."""
+        return self.filter(published=True, doctor__practice__status=Practice.Status.APPROVED)
+
+
 class OnlineCalendar(models.Model):
     """One online calendar per doctor: when and what can be booked."""
 
@@ -96,9 +157,16 @@ class OnlineCalendar(models.Model):
         max_length=10, choices=HoursSource.choices, default=HoursSource.PORTAL
     )
 
+    objects = OnlineCalendarQuerySet.as_manager()
+
     @property
     def hours_from_practice(self) -> bool:
         return self.hours_source == self.HoursSource.PRACTICE
+
+    @property
+    def is_public(self) -> bool:
+        """What ``OnlineCalendar.objects.public()`` selects, for a calendar at hand."""
+        return self.published and self.doctor.practice.is_approved
 
 
 class WeeklyHours(models.Model):
@@ -220,13 +288,22 @@ class PatientProfile(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="patient"
     )
-    last_name = models.CharField(max_length=100)
-    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(_("last name"), max_length=100)
+    first_name = models.CharField(_("first name"), max_length=100)
     date_of_birth = models.DateField()
     phone = models.CharField(max_length=40)
     insurance = models.CharField(max_length=4, choices=Insurance.choices)
-    email_confirmed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    email_confirmed_at = models.DateTimeField(_("e-mail confirmed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("patient")
+        verbose_name_plural = _("patients")
+
+    def __str__(self) -> str:
+        # Also the name of the patient's entries in the back office's audit log: an id,
+        # not the name, so the log holds no more patient data than needed.
+        return f"#{self.pk}"
 
 
 class Booking(models.Model):
@@ -292,13 +369,22 @@ class ChangeEvent(models.Model):
 class ApiKey(models.Model):
     """A connector's key. Shown once; only its SHA-256 is kept."""
 
-    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="api_keys")
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=12)
+    practice = models.ForeignKey(
+        Practice, verbose_name=_("practice"), on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("beginning"), max_length=12)
     key_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
 
 
 class IdempotentRequest(models.Model):
@@ -327,12 +413,19 @@ class OutgoingEmail(models.Model):
     subject = models.CharField(max_length=200)
     body = models.TextField()
     ics = models.TextField(blank=True)  # an RFC 5545 attachment, if any
-    kind = models.CharField(max_length=40)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=300, blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    kind = models.CharField(_("kind"), max_length=40)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True, db_index=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("e-mail")
+        verbose_name_plural = _("e-mails")
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
 
 
 class LoginAttempt(models.Model):

@@ -49,14 +49,16 @@ class SearchResult:
 
 def specialties() -> list[str]:
     return sorted(
-        set(Doctor.objects.filter(calendar__published=True).values_list("specialty", flat=True))
+        set(
+            Doctor.objects.filter(calendar__in=OnlineCalendar.objects.public()).values_list(
+                "specialty", flat=True
+            )
+        )
     )
 
 
 def _matching(specialty: str, place: str, name: str, insurance: str) -> QuerySet[OnlineCalendar]:
-    qs = OnlineCalendar.objects.filter(published=True).select_related(
-        "doctor__location", "doctor__practice"
-    )
+    qs = OnlineCalendar.objects.public().select_related("doctor__location", "doctor__practice")
     if specialty.strip():
         qs = qs.filter(doctor__specialty__iexact=specialty.strip())
     place = place.strip()

@@ -230,3 +230,11 @@ class ViewVersion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["calendar", "day"], name="view_version_unique")
         ]
+
+
+class StaffLoginAttempt(models.Model):
+    """A failed staff login (page or API token), for the lock-out shared by all server
+    processes. ``key`` is ``"user:…"`` or ``"ip:…"`` with an HMAC, never the raw value."""
+
+    key = models.CharField(max_length=200, db_index=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -49,6 +49,8 @@ MAX_CLAIM_DAYS = 100
 # holds have run out by then).
 MAX_SETTLES_PER_DAY = 100
 MAX_CLAIM_ID_LENGTH = 64
+# A database id or feed position (BIGINT): larger ones are refused at the edge (422).
+MAX_ID = 2**63 - 1
 # How long a granted claim holds its time when nothing ends it earlier: the busy state
 # normally arrives within a second; this covers a relay in its longest backoff.
 CLAIM_LEASE_SECONDS = 120
@@ -162,7 +164,7 @@ class BusyDay(Message):
     connector from before) — the portal keeps what it had; ``[]``: no slots that day.
     The same ``revision`` orders both."""
 
-    online_calendar_id: int
+    online_calendar_id: int = Field(ge=1, le=MAX_ID)
     day: date
     intervals: list[TimeRange] = Field(default_factory=list, max_length=MAX_INTERVALS_PER_DAY)
     revision: int = Field(default=0, ge=0, le=2**62)
@@ -186,7 +188,7 @@ class BusyBatchResult(Message):
 class ClaimDay(Message):
     """Time of one online calendar on one local day that a practice action occupies."""
 
-    online_calendar_id: int
+    online_calendar_id: int = Field(ge=1, le=MAX_ID)
     day: date
     intervals: list[TimeRange] = Field(min_length=1, max_length=MAX_INTERVALS_PER_DAY)
 
@@ -201,8 +203,10 @@ class Claim(Message):
 
     claim_id: ClaimId
     days: list[ClaimDay] = Field(min_length=1, max_length=MAX_CLAIM_DAYS)
-    after_seq: int = Field(ge=0)
-    known: list[int] = Field(default_factory=list, max_length=MAX_FEED_PAGE)
+    after_seq: int = Field(ge=0, le=MAX_ID)
+    known: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        default_factory=list, max_length=MAX_FEED_PAGE
+    )
 
 
 class ClaimResult(Message):
@@ -249,7 +253,7 @@ Placement = Literal["slot", "additional_list"]
 
 
 class Receipt(Message):
-    booking_id: int
+    booking_id: int = Field(ge=1, le=MAX_ID)
     placement: Placement
 
 

@@ -4,6 +4,8 @@
 - wrong types, NUL characters, absurd dates → 422 ``invalid`` (with ``errors`` per field);
 - not logged in → 401 ``unauthenticated``; CSRF check failed → 403 ``csrf_failed``;
 - an ``ApplicationError`` → its own status and code (404, 409, 422, …);
+- a busy or unreachable database → 503 ``database_busy``/``database_unavailable`` with
+  ``Retry-After`` (``deploy.db_errors`` tells an outage from a bug);
 - anything else is a bug → 500 ``server_error``, logged with its traceback.
 """
 
@@ -14,6 +16,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -23,6 +26,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 
 from termin360.core.errors import ApplicationError
+from termin360.deploy.db_errors import RETRY_AFTER_SECONDS, outage_kind, outage_message
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +59,11 @@ def install_error_handlers(api: NinjaAPI, *, unauthenticated: Promise) -> None:
 
     @api.exception_handler(ApplicationError)
     def application_error(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
-        return error(request, exc.status, exc.code, exc.message, **exc.details)
+        response = error(request, exc.status, exc.code, exc.message, **exc.details)
+        retry_after = getattr(exc, "retry_after", None)  # e.g. a login lock-out (429)
+        if isinstance(retry_after, int):
+            response["Retry-After"] = str(retry_after)
+        return response
 
     @api.exception_handler(NinjaValidationError)
     def validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
@@ -88,6 +96,17 @@ def install_error_handlers(api: NinjaAPI, *, unauthenticated: Promise) -> None:
     @api.exception_handler(SuspiciousOperation)
     def suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
         return error(request, 400, "bad_request", _("The request is not valid."))
+
+    @api.exception_handler(OperationalError)
+    @api.exception_handler(InterfaceError)
+    def database_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+        kind = outage_kind(exc)
+        if kind is None:
+            return unexpected_error(request, exc)
+        log.warning("%s in %s %s", kind, request.method, request.path)
+        response = error(request, 503, kind, outage_message(kind))
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @api.exception_handler(Exception)
     def unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:

@@ -135,7 +135,7 @@ def reset_client() -> None:
 
 def _message(refused: ClaimRefused, tz: ZoneInfo) -> str:
     if not refused.bookings:
-        return refused.detail or _("An online booking holds this time.")
+        return _("An online booking holds this time.")  # the portal's words are not ours
     first = refused.bookings[0]
     when = first.start.astimezone(tz)
     return _(

@@ -4,11 +4,25 @@ import os
 
 from termin360.deploy.base import *  # noqa: F403
 from termin360.deploy.base import INSTALLED_APPS_BASE, database
-from termin360.deploy.env import ConfigError, data_dir, env_bool, env_str, secret_key
+from termin360.deploy.base import MIDDLEWARE as _BASE_MIDDLEWARE
+from termin360.deploy.env import ConfigError, data_dir, env_bool, env_minutes, env_str, secret_key
 
 ROLE = "portal"
 SECRET_KEY = secret_key(ROLE)
 INSTALLED_APPS = [*INSTALLED_APPS_BASE, "ninja", "termin360.portal"]
+# P10: the operator's back office (/backoffice/, termin360.portal.admin): Django's admin
+# behind a TOTP second factor (django-otp) — on the portal only.
+INSTALLED_APPS += [
+    "django.contrib.admin.apps.SimpleAdminConfig",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+]
+MIDDLEWARE = [*_BASE_MIDDLEWARE]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
+OTP_TOTP_ISSUER = "termin360"
 ROOT_URLCONF = "termin360.deploy.portal.urls"
 WSGI_APPLICATION = "termin360.deploy.portal.wsgi.application"
 DATABASES = {"default": database("PORTAL_DATABASE_URL", "portal.sqlite3")}
@@ -30,6 +44,9 @@ except ValueError:
     raise ConfigError("TERMIN360_UNDELIVERED_ALERT_MINUTES: expected a number of minutes") from None
 if UNDELIVERED_ALERT_MINUTES <= 0:
     raise ConfigError("TERMIN360_UNDELIVERED_ALERT_MINUTES must be greater than 0")
+
+# /health/ready fails while a mail still to be sent is older than this (docs/operations.md).
+READY_MAIL_MINUTES = env_minutes("TERMIN360_READY_MAIL_MINUTES", 15)
 
 # E-mail: SMTP when a host is configured; otherwise every mail is written as a file to
 # $TERMIN360_DATA_DIR/mails/, where a newcomer running the demo finds it.

@@ -6,7 +6,7 @@ from typing import cast
 from termin360.deploy.base import *  # noqa: F403
 from termin360.deploy.base import INSTALLED_APPS_BASE, database
 from termin360.deploy.base import TEMPLATES as TEMPLATES_BASE
-from termin360.deploy.env import secret_key
+from termin360.deploy.env import env_minutes, secret_key
 
 ROLE = "practice"
 SECRET_KEY = secret_key(ROLE)
@@ -25,3 +25,8 @@ CSRF_COOKIE_NAME = "termin360_practice_csrftoken"
 TEMPLATES = deepcopy(TEMPLATES_BASE)
 _options = cast(dict[str, list[str]], TEMPLATES[0]["OPTIONS"])
 _options["context_processors"].append("termin360.connector.context_processors.sync_nav")
+
+# /health/ready fails (with a connector set up) while the oldest outbox entry or the
+# last successful sync is older than this (docs/operations.md).
+READY_OUTBOX_MINUTES = env_minutes("TERMIN360_READY_OUTBOX_MINUTES", 5)
+READY_SYNC_MINUTES = env_minutes("TERMIN360_READY_SYNC_MINUTES", 10)

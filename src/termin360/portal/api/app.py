@@ -8,11 +8,11 @@ malformed JSON 400 ``malformed_body``, wrong types, NUL characters and absurd da
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy
-from ninja import NinjaAPI
 
 from termin360.webapi.errors import JsonBodyParser, install_error_handlers
+from termin360.webapi.responses import DocumentedAPI
 
-api = NinjaAPI(
+api = DocumentedAPI(
     title="termin360 portal API",
     version="1",
     description=(

@@ -21,9 +21,10 @@ from ninja import Router, Status
 from ninja.security import HttpBearer
 
 from termin360.core.errors import ApplicationError, PermissionDenied
-from termin360.portal.api.schemas import ErrorOut, TokenIn, TokenOut
+from termin360.portal.api.schemas import TokenIn, TokenOut
 from termin360.portal.models import PatientProfile
 from termin360.portal.services import ratelimit
+from termin360.webapi.responses import BODY, errors
 
 TOKEN_PREFIX = "t360pat_"
 TOKEN_MAX_AGE = timedelta(days=30)
@@ -94,9 +95,7 @@ def _patient(user_id: int | None) -> PatientProfile:
     return profile
 
 
-@router.post(
-    "/token", auth=None, response={201: TokenOut, 401: ErrorOut, 403: ErrorOut, 429: ErrorOut}
-)
+@router.post("/token", auth=None, response={201: TokenOut, **errors(401, 403, 429, *BODY)})
 def create_token(request: HttpRequest, payload: TokenIn) -> Status[TokenOut]:
     """Exchange a patient's e-mail address and password for a token, valid 30 days.
     Changing the password ends all tokens issued before. Failed attempts count towards

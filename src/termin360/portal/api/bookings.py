@@ -22,6 +22,7 @@ from termin360.portal.api.search import location_out
 from termin360.portal.models import Booking
 from termin360.portal.services import bookings as booking_services
 from termin360.portal.services import reschedule
+from termin360.webapi.responses import BODY, errors
 
 router = Router(tags=["bookings"], auth=[PatientToken(), django_auth])
 
@@ -58,7 +59,7 @@ def _reloaded(booking_id: int) -> Booking:
     return Booking.objects.select_related(*_RELATED).get(pk=booking_id)
 
 
-@router.get("/me/bookings", response=list[schemas.BookingOut])
+@router.get("/me/bookings", response={200: list[schemas.BookingOut], **errors(401, 403)})
 def my_bookings(request: HttpRequest) -> list[schemas.BookingOut]:
     """The patient's bookings, active and cancelled, by appointment time."""
     patient = patient_of(request)
@@ -66,7 +67,9 @@ def my_bookings(request: HttpRequest) -> list[schemas.BookingOut]:
     return [booking_out(b) for b in rows]
 
 
-@router.get("/bookings/{booking_id}", response={200: schemas.BookingOut, 404: schemas.ErrorOut})
+@router.get(
+    "/bookings/{booking_id}", response={200: schemas.BookingOut, **errors(401, 403, 404, 422)}
+)
 def get_booking(request: HttpRequest, booking_id: BookingId) -> schemas.BookingOut:
     patient = patient_of(request)
     booking = (
@@ -81,10 +84,8 @@ def get_booking(request: HttpRequest, booking_id: BookingId) -> schemas.BookingO
     "/bookings",
     response={
         201: schemas.BookingOut,
-        403: schemas.ErrorOut,
-        404: schemas.ErrorOut,
-        409: schemas.SlotTakenOut,
-        422: schemas.ErrorOut,
+        **errors(401, 403, 404, *BODY),
+        409: schemas.SlotTakenOut | schemas.ErrorOut,
     },
 )
 def create_booking(request: HttpRequest, payload: schemas.BookingIn) -> Status[schemas.BookingOut]:
@@ -102,7 +103,7 @@ def create_booking(request: HttpRequest, payload: schemas.BookingIn) -> Status[s
 
 @router.delete(
     "/bookings/{booking_id}",
-    response={200: schemas.BookingOut, 404: schemas.ErrorOut, 409: schemas.ErrorOut},
+    response={200: schemas.BookingOut, **errors(401, 403, 404, 409, 422)},
 )
 def cancel_booking(request: HttpRequest, booking_id: BookingId) -> schemas.BookingOut:
     """Cancel one's own booking, up to the practice's cancellation deadline
@@ -115,9 +116,8 @@ def cancel_booking(request: HttpRequest, booking_id: BookingId) -> schemas.Booki
     "/bookings/{booking_id}/move",
     response={
         200: schemas.BookingOut,
-        404: schemas.ErrorOut,
+        **errors(401, 403, 404, *BODY),
         409: schemas.SlotTakenOut | schemas.ErrorOut,
-        422: schemas.ErrorOut,
     },
 )
 def move_booking(

@@ -17,6 +17,7 @@ from termin360.portal import selectors
 from termin360.portal.api import schemas
 from termin360.portal.models import Doctor, OnlineCalendar, VisitType
 from termin360.portal.services.availability import slots_by_day
+from termin360.webapi.responses import errors
 
 router = Router(tags=["search"])
 
@@ -57,9 +58,10 @@ def _languages(doctor: Doctor) -> list[str]:
 
 def published_calendar(calendar_id: int) -> OnlineCalendar:
     calendar = (
-        OnlineCalendar.objects.select_related("doctor__practice", "doctor__location")
+        OnlineCalendar.objects.public()
+        .select_related("doctor__practice", "doctor__location")
         .prefetch_related("hours", "visit_types")
-        .filter(pk=calendar_id, published=True)
+        .filter(pk=calendar_id)
         .first()
     )
     if calendar is None:
@@ -71,7 +73,7 @@ def _active_types(calendar: OnlineCalendar) -> list[VisitType]:
     return [vt for vt in calendar.visit_types.all() if vt.active]
 
 
-@router.get("/search", response=schemas.SearchOut)
+@router.get("/search", response={200: schemas.SearchOut, **errors(422)})
 def search(request: HttpRequest, query: Query[schemas.SearchQuery]) -> schemas.SearchOut:
     """Published calendars by specialty, place (city or postcode), name and insurance type,
     ordered by the doctor's name, each with the next free slot of its shortest visit type."""
@@ -102,13 +104,13 @@ def search(request: HttpRequest, query: Query[schemas.SearchQuery]) -> schemas.S
     return schemas.SearchOut(total=total, offset=query.offset, limit=query.limit, results=results)
 
 
-@router.get("/specialties", response=list[str])
+@router.get("/specialties", response={200: list[str], **errors()})
 def specialties(request: HttpRequest) -> list[str]:
     """The specialties of published calendars, sorted."""
     return selectors.specialties()
 
 
-@router.get("/calendars/{calendar_id}", response=schemas.CalendarOut)
+@router.get("/calendars/{calendar_id}", response={200: schemas.CalendarOut, **errors(404, 422)})
 def calendar_info(request: HttpRequest, calendar_id: CalendarId) -> schemas.CalendarOut:
     """What a patient needs to know about a published online calendar before booking."""
     cal = published_calendar(calendar_id)
@@ -130,7 +132,7 @@ def calendar_info(request: HttpRequest, calendar_id: CalendarId) -> schemas.Cale
     )
 
 
-@router.get("/calendars/{calendar_id}/slots", response=schemas.SlotsOut)
+@router.get("/calendars/{calendar_id}/slots", response={200: schemas.SlotsOut, **errors(404, 422)})
 def calendar_slots(
     request: HttpRequest, calendar_id: CalendarId, query: Query[schemas.SlotsQuery]
 ) -> schemas.SlotsOut:

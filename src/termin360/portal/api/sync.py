@@ -16,7 +16,7 @@ from typing import Annotated
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy
-from ninja import Header, NinjaAPI, Path, Query
+from ninja import Header, Path, Query
 from ninja.security import HttpBearer
 
 from termin360.portal.api.schemas import MAX_ID
@@ -35,7 +35,6 @@ from termin360.protocol.messages import (
     ClaimRefused,
     ClaimReleased,
     ClaimResult,
-    ErrorBody,
     FeedPage,
     PracticeCancel,
     PracticeMove,
@@ -43,6 +42,7 @@ from termin360.protocol.messages import (
     ReceiptsResult,
 )
 from termin360.webapi.errors import JsonBodyParser, install_error_handlers
+from termin360.webapi.responses import BODY, DocumentedAPI, errors
 
 
 class PracticeKey(HttpBearer):
@@ -54,7 +54,7 @@ class PracticeKey(HttpBearer):
         return practices.practice_for_key(token)
 
 
-sync_api = NinjaAPI(
+sync_api = DocumentedAPI(
     title="termin360 portal sync API",
     version="1",
     description=(
@@ -80,7 +80,6 @@ BookingId = Annotated[int, Path(ge=1, le=MAX_ID)]
 ClaimIdPath = Annotated[
     str, Path(min_length=8, max_length=MAX_CLAIM_ID_LENGTH, pattern=r"^[\w-]+$")
 ]
-ERRORS = {401: ErrorBody, 404: ErrorBody, 422: ErrorBody}
 
 
 def _practice(request: HttpRequest) -> Practice:
@@ -93,13 +92,13 @@ def _respond(request: HttpRequest, answer: Answer) -> HttpResponse:
     return sync_api.create_response(request, answer.body, status=answer.status)
 
 
-@sync_api.get("/calendars", response={200: CalendarList, 401: ErrorBody})
+@sync_api.get("/calendars", response={200: CalendarList, **errors(401)})
 def calendars(request: HttpRequest) -> CalendarList:
     """The practice's online calendars (S1: the connector maps them and shows their names)."""
     return sync.calendar_list(_practice(request))
 
 
-@sync_api.get("/events", response={200: FeedPage, **ERRORS})
+@sync_api.get("/events", response={200: FeedPage, **errors(401, 422)})
 def events(
     request: HttpRequest,
     after: Annotated[int, Query(ge=0, le=MAX_ID, description="the connector's cursor")] = 0,
@@ -120,7 +119,7 @@ def events(
     return page
 
 
-@sync_api.put("/busy", response={200: BusyBatchResult, **ERRORS})
+@sync_api.put("/busy", response={200: BusyBatchResult, **errors(401, 404, *BODY)})
 def put_busy(
     request: HttpRequest, body: BusyBatch, idempotency_key: IdempotencyKey = None
 ) -> HttpResponse:
@@ -146,7 +145,7 @@ def put_busy(
     )
 
 
-@sync_api.post("/claims", response={200: ClaimResult, 409: ClaimRefused, **ERRORS})
+@sync_api.post("/claims", response={200: ClaimResult, **errors(401, 404, *BODY), 409: ClaimRefused})
 def claims(request: HttpRequest, body: Claim) -> ClaimResult:
     """S9: a practice action wants to occupy this time. 409 ``online_booking_holds_time``
     with the bookings the connector has not seen yet (booked or moved after ``after_seq``,
@@ -157,7 +156,7 @@ def claims(request: HttpRequest, body: Claim) -> ClaimResult:
     return sync.claim(practice=_practice(request), claim=body)
 
 
-@sync_api.post("/claims/{claim_id}/release", response={200: ClaimReleased, **ERRORS})
+@sync_api.post("/claims/{claim_id}/release", response={200: ClaimReleased, **errors(401, 422)})
 def release_claim(request: HttpRequest, claim_id: ClaimIdPath) -> ClaimReleased:
     """S9: the practice action behind the claim was not saved — its holds end at once.
     Releasing twice, or a claim the portal never got, answers ``released: false``."""
@@ -165,7 +164,8 @@ def release_claim(request: HttpRequest, claim_id: ClaimIdPath) -> ClaimReleased:
 
 
 @sync_api.post(
-    "/bookings/{booking_id}/cancel", response={200: BookingState, 409: ErrorBody, **ERRORS}
+    "/bookings/{booking_id}/cancel",
+    response={200: BookingState, **errors(401, 404, 409, *BODY)},
 )
 def cancel_booking(
     request: HttpRequest,
@@ -194,7 +194,8 @@ def cancel_booking(
 
 
 @sync_api.post(
-    "/bookings/{booking_id}/move", response={200: BookingState, 409: ErrorBody, **ERRORS}
+    "/bookings/{booking_id}/move",
+    response={200: BookingState, **errors(401, 404, 409, *BODY)},
 )
 def move_booking(
     request: HttpRequest,
@@ -224,7 +225,7 @@ def move_booking(
     )
 
 
-@sync_api.post("/receipts", response={200: ReceiptsResult, **ERRORS})
+@sync_api.post("/receipts", response={200: ReceiptsResult, **errors(401, 404, *BODY)})
 def receipts(
     request: HttpRequest, body: Receipts, idempotency_key: IdempotencyKey = None
 ) -> HttpResponse:

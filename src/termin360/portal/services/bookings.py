@@ -22,6 +22,7 @@ from termin360.portal.domain import visit_types as visit_type_rules
 from termin360.portal.domain.availability import free_slot_at
 from termin360.portal.models import Booking, OnlineCalendar, PatientProfile, VisitType
 from termin360.portal.services import availability, feed, mail
+from termin360.portal.services.metrics import counted_booking
 
 
 class SlotGone(Conflict):
@@ -36,8 +37,10 @@ class _Taken(Exception):
 
 def _calendar(calendar_id: int) -> OnlineCalendar:
     try:
-        return OnlineCalendar.objects.select_related("doctor__practice", "doctor__location").get(
-            pk=calendar_id, published=True
+        return (
+            OnlineCalendar.objects.public()
+            .select_related("doctor__practice", "doctor__location")
+            .get(pk=calendar_id)
         )
     except OnlineCalendar.DoesNotExist:
         raise NotFound(_("This online calendar does not exist or is not published.")) from None
@@ -153,6 +156,7 @@ def _check_offered(calendar: OnlineCalendar, vt: VisitType, start: datetime) -> 
         )
 
 
+@counted_booking
 def book(
     *,
     patient: PatientProfile,

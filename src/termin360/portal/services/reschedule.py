@@ -73,6 +73,8 @@ def free_for_move_by_day(
     could never move by one 15-minute slot. Whatever else overlaps its time was a second
     holder already."""
     calendar = booking.calendar
+    if not calendar.is_public:
+        return {}  # offline (unpublished, or the practice is not approved): no time to offer
     tz = ZoneInfo(calendar.doctor.practice.time_zone)
     lo, _end = day_bounds_utc(first_day, tz)
     _start, hi = day_bounds_utc(last_day, tz)
@@ -109,8 +111,9 @@ def move_by_patient(
     calendar, vt = booking.calendar, booking.visit_type
     if booking.start == start:
         return booking
-    if not calendar.published:
-        # The practice took the calendar offline: it offers no time, to move to either.
+    if not calendar.is_public:
+        # The practice (or the operator, P10) took the calendar offline: it offers no
+        # time, to move to either.
         raise InvalidInput(
             _("This calendar offers no appointments online at the moment."), code="not_bookable"
         )

@@ -153,6 +153,8 @@ def replace_busy(*, practice: Practice, days: Sequence[BusyDay]) -> BusyBatchRes
     stale = 0
     with transaction.atomic():
         feed.lock_practice(practice.pk)
+        # For the back office (P10): how old the busy state is; the row is locked already.
+        Practice.objects.filter(pk=practice.pk).update(busy_received_at=timezone.now())
         for day in days:
             sync_claims.settle(
                 practice=practice, calendar_id=day.online_calendar_id, day=day.day, keys=day.settles

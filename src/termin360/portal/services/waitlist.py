@@ -117,7 +117,7 @@ def join(
     if booking_id is not None:
         booking = reschedule.own_active_booking(patient, booking_id)
         calendar, vt = booking.calendar, booking.visit_type
-        if not calendar.published:
+        if not calendar.is_public:
             raise NotFound(_("This online calendar does not exist or is not published."))
         _check_open(calendar)
         if now > reschedule.deadline_of(booking):
@@ -297,14 +297,13 @@ def _offer_round_for(calendar_id: int, practice_id: int, now: datetime) -> int:
 
 def offer_round(now: datetime | None = None) -> int:
     """One round of the worker: end hopeless entries, then offer free times to the
-    waiting entries of every published calendar with the waiting list switched on.
+    waiting entries of every public calendar with the waiting list switched on.
     Returns how many offers were made (and mailed)."""
     now = now or timezone.now()
     end_hopeless_entries(now)
     calendars = (
-        OnlineCalendar.objects.filter(
-            published=True, waitlist_enabled=True, waits__ended_at__isnull=True
-        )
+        OnlineCalendar.objects.public()
+        .filter(waitlist_enabled=True, waits__ended_at__isnull=True)
         .values_list("pk", "doctor__practice_id")
         .distinct()
     )

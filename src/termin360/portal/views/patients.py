@@ -176,8 +176,9 @@ def search(request: HttpRequest) -> HttpResponse:
 
 def _published_calendar(calendar_id: int) -> OnlineCalendar:
     calendar = (
-        OnlineCalendar.objects.select_related("doctor__practice", "doctor__location")
-        .filter(pk=calendar_id, published=True)
+        OnlineCalendar.objects.public()
+        .select_related("doctor__practice", "doctor__location")
+        .filter(pk=calendar_id)
         .first()
     )
     if calendar is None:

@@ -434,12 +434,13 @@ def calendar_publish(request: HttpRequest, practice: Practice, calendar_id: int)
         practices.publish(calendar=calendar, published=published)
     except ApplicationError as exc:
         return _calendar_page(request, calendar, publish_error=exc.message)
-    messages.success(
-        request,
-        _("The calendar is online: patients can book.")
-        if published
-        else _("The calendar is offline: nobody can book it now."),
-    )
+    if published and not practice.is_approved:
+        text = _("The calendar is published; patients can book it once your practice is verified.")
+    elif published:
+        text = _("The calendar is online: patients can book.")
+    else:
+        text = _("The calendar is offline: nobody can book it now.")
+    messages.success(request, text)
     return redirect("portal:practice-calendar", calendar_id=calendar.pk)
 
 

@@ -4,12 +4,12 @@ API shares (``termin360.webapi.errors``)."""
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy
-from ninja import NinjaAPI
 
 from termin360.practice.api.auth_schemes import STAFF_AUTH
 from termin360.webapi.errors import JsonBodyParser, install_error_handlers
+from termin360.webapi.responses import DocumentedAPI
 
-api = NinjaAPI(
+api = DocumentedAPI(
     title="termin360 practice calendar API",
     version="1",
     description=(

@@ -15,11 +15,15 @@ from termin360.practice.services.lookups import (
     calendar_by_number,
     column_by_number,
 )
+from termin360.webapi.responses import BODY, errors
+from termin360.webapi.schemas import Id
 
 router = Router(tags=["appointments"])
 
 
-@router.post("/appointments", response={201: schemas.AppointmentOut})
+@router.post(
+    "/appointments", response={201: schemas.AppointmentOut, **errors(401, 403, 404, 409, *BODY)}
+)
 def book(request: HttpRequest, payload: schemas.BookIn) -> Status[schemas.AppointmentOut]:
     """Book a slot (or ``slot_count`` consecutive slots) for a patient or a free text.
 
@@ -37,7 +41,10 @@ def book(request: HttpRequest, payload: schemas.BookIn) -> Status[schemas.Appoin
     return Status(201, appointment_out(appointment_by_id(appt.pk)))
 
 
-@router.post("/additional-appointments", response={201: schemas.AppointmentOut})
+@router.post(
+    "/additional-appointments",
+    response={201: schemas.AppointmentOut, **errors(401, 403, 404, 409, *BODY)},
+)
 def add_additional(
     request: HttpRequest, payload: schemas.AdditionalIn
 ) -> Status[schemas.AppointmentOut]:
@@ -57,9 +64,12 @@ def add_additional(
     return Status(201, appointment_out(appointment_by_id(appt.pk)))
 
 
-@router.get("/calendars/{number}/additional/{day}", response=list[schemas.AppointmentOut])
+@router.get(
+    "/calendars/{number}/additional/{day}",
+    response={200: list[schemas.AppointmentOut], **errors(401, 404, 422)},
+)
 def additional_list(
-    request: HttpRequest, number: int, day: schemas.CalendarDay
+    request: HttpRequest, number: schemas.CalendarNumber, day: schemas.CalendarDay
 ) -> list[schemas.AppointmentOut]:
     """The additional list (Zusatzliste) of a calendar and day."""
     cal = calendar_by_number(number)
@@ -68,43 +78,60 @@ def additional_list(
     return [appointment_out(a, online_ids) for a in rows]
 
 
-@router.get("/appointments/{appointment_id}", response=schemas.AppointmentOut)
-def get_appointment(request: HttpRequest, appointment_id: int) -> schemas.AppointmentOut:
+@router.get(
+    "/appointments/{appointment_id}",
+    response={200: schemas.AppointmentOut, **errors(401, 404, 422)},
+)
+def get_appointment(request: HttpRequest, appointment_id: Id) -> schemas.AppointmentOut:
     return appointment_out(appointment_by_id(appointment_id))
 
 
-@router.patch("/appointments/{appointment_id}", response=schemas.AppointmentOut)
+@router.patch(
+    "/appointments/{appointment_id}",
+    response={200: schemas.AppointmentOut, **errors(401, 403, 404, 409, *BODY)},
+)
 def update_appointment(
-    request: HttpRequest, appointment_id: int, payload: schemas.AppointmentPatch
+    request: HttpRequest, appointment_id: Id, payload: schemas.AppointmentPatch
 ) -> schemas.AppointmentOut:
     services.update_appointment(actor=request.user, appointment_id=appointment_id, **payload.dict())
     return appointment_out(appointment_by_id(appointment_id))
 
 
-@router.delete("/appointments/{appointment_id}", response={204: None})
-def delete_appointment(request: HttpRequest, appointment_id: int) -> Status[None]:
+@router.delete(
+    "/appointments/{appointment_id}", response={204: None, **errors(401, 403, 404, 409, 422)}
+)
+def delete_appointment(request: HttpRequest, appointment_id: Id) -> Status[None]:
     """Delete the appointment; all its slots are free again."""
     services.delete_appointment(actor=request.user, appointment_id=appointment_id)
     return Status(204, None)
 
 
-@router.post("/appointments/{appointment_id}/extend", response=schemas.AppointmentOut)
-def extend(request: HttpRequest, appointment_id: int) -> schemas.AppointmentOut:
+@router.post(
+    "/appointments/{appointment_id}/extend",
+    response={200: schemas.AppointmentOut, **errors(401, 403, 404, 409, 422)},
+)
+def extend(request: HttpRequest, appointment_id: Id) -> schemas.AppointmentOut:
     """Extend by the next consecutive slot (multi-slot appointment)."""
     services.extend_appointment(actor=request.user, appointment_id=appointment_id)
     return appointment_out(appointment_by_id(appointment_id))
 
 
-@router.post("/appointments/{appointment_id}/shorten", response=schemas.AppointmentOut)
-def shorten(request: HttpRequest, appointment_id: int) -> schemas.AppointmentOut:
+@router.post(
+    "/appointments/{appointment_id}/shorten",
+    response={200: schemas.AppointmentOut, **errors(401, 403, 404, 409, 422)},
+)
+def shorten(request: HttpRequest, appointment_id: Id) -> schemas.AppointmentOut:
     """Give up the last slot of a multi-slot appointment."""
     services.shorten_appointment(actor=request.user, appointment_id=appointment_id)
     return appointment_out(appointment_by_id(appointment_id))
 
 
-@router.post("/appointments/{appointment_id}/move", response=schemas.AppointmentOut)
+@router.post(
+    "/appointments/{appointment_id}/move",
+    response={200: schemas.AppointmentOut, **errors(401, 403, 404, 409, *BODY)},
+)
 def move(
-    request: HttpRequest, appointment_id: int, payload: schemas.MoveIn
+    request: HttpRequest, appointment_id: Id, payload: schemas.MoveIn
 ) -> schemas.AppointmentOut:
     """Move onto a slot of any column and day of the calendar, or into the additional list."""
     if payload.to_additional_list:
@@ -121,8 +148,11 @@ def move(
     return appointment_out(appointment_by_id(appointment_id))
 
 
-@router.get("/appointments/{appointment_id}/history", response=list[schemas.AuditOut])
-def history(request: HttpRequest, appointment_id: int) -> list[schemas.AuditOut]:
+@router.get(
+    "/appointments/{appointment_id}/history",
+    response={200: list[schemas.AuditOut], **errors(401, 404, 422)},
+)
+def history(request: HttpRequest, appointment_id: Id) -> list[schemas.AuditOut]:
     """The audit trail: who changed this appointment when — also after it was deleted."""
     entries = list(selectors.appointment_history(appointment_id))
     if not entries:

@@ -14,7 +14,8 @@ from ninja.security import APIKeyHeader
 from termin360.core.errors import InvalidInput, NotFound
 from termin360.practice import selectors
 from termin360.practice.api.auth_schemes import STAFF_AUTH
-from termin360.practice.api.schemas import CalendarDay
+from termin360.practice.api.schemas import CalendarDay, CalendarNumber
+from termin360.webapi.responses import errors
 
 LIVE_SALT = "termin360.practice.live-view"
 LIVE_MAX_AGE = 12 * 3600  # a working day; the page gets a new one with every load
@@ -59,9 +60,13 @@ class ViewVersionOut(Schema):
     version: int
 
 
-@router.get("/calendars/{number}/version", response=ViewVersionOut, auth=[LiveToken(), *STAFF_AUTH])
+@router.get(
+    "/calendars/{number}/version",
+    response={200: ViewVersionOut, **errors(401, 404, 422)},
+    auth=[LiveToken(), *STAFF_AUTH],
+)
 def get_view_version(
-    request: HttpRequest, number: int, period: Query[VersionRange]
+    request: HttpRequest, number: CalendarNumber, period: Query[VersionRange]
 ) -> ViewVersionOut:
     """A number that grows whenever anything the day or week view of these days shows
     changes (appointments, slot states, reservations, the additional list). An open view

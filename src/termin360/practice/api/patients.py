@@ -13,7 +13,8 @@ from termin360.practice.api import schemas
 from termin360.practice.models import Patient
 from termin360.practice.services import patients as services
 from termin360.practice.services.lookups import patient_by_id
-from termin360.webapi.schemas import Input
+from termin360.webapi.responses import BODY, errors
+from termin360.webapi.schemas import Id, Input
 
 router = Router(tags=["patients"])
 
@@ -21,11 +22,11 @@ router = Router(tags=["patients"])
 class PatientSearch(Input):
     q: str = Field("", max_length=100, description="name parts, e.g. 'müller han'")
     date_of_birth: date | None = None
-    location_id: int | None = None
+    location_id: Id | None = None
     limit: int = Field(50, ge=1, le=200)
 
 
-@router.get("/patients", response=list[schemas.PatientOut])
+@router.get("/patients", response={200: list[schemas.PatientOut], **errors(401, 422)})
 def search_patients(request: HttpRequest, search: Query[PatientSearch]) -> list[Patient]:
     return list(
         selectors.search_patients(
@@ -37,16 +38,18 @@ def search_patients(request: HttpRequest, search: Query[PatientSearch]) -> list[
     )
 
 
-@router.post("/patients", response={201: schemas.PatientOut})
+@router.post("/patients", response={201: schemas.PatientOut, **errors(401, 403, 404, *BODY)})
 def create_patient(request: HttpRequest, payload: schemas.PatientIn) -> Status[Patient]:
     return Status(201, services.create_patient(**payload.dict()))
 
 
-@router.get("/patients/{patient_id}", response=schemas.PatientOut)
-def get_patient(request: HttpRequest, patient_id: int) -> Patient:
+@router.get("/patients/{patient_id}", response={200: schemas.PatientOut, **errors(401, 404, 422)})
+def get_patient(request: HttpRequest, patient_id: Id) -> Patient:
     return patient_by_id(patient_id)
 
 
-@router.patch("/patients/{patient_id}", response=schemas.PatientOut)
-def update_patient(request: HttpRequest, patient_id: int, payload: schemas.PatientPatch) -> Patient:
+@router.patch(
+    "/patients/{patient_id}", response={200: schemas.PatientOut, **errors(401, 403, 404, *BODY)}
+)
+def update_patient(request: HttpRequest, patient_id: Id, payload: schemas.PatientPatch) -> Patient:
     return services.update_patient(patient_id=patient_id, **payload.dict(exclude_unset=True))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
@@ -13,18 +11,23 @@ from termin360.practice.api import schemas
 from termin360.practice.api.convert import reservation_out
 from termin360.practice.services import reservations as services
 from termin360.practice.services.lookups import calendar_by_number
+from termin360.webapi.responses import BODY, errors
+from termin360.webapi.schemas import Id
 
 router = Router(tags=["reservations"])
 
 
 class Range(Schema):
-    first_day: date
-    last_day: date
+    first_day: schemas.CalendarDay
+    last_day: schemas.CalendarDay
 
 
-@router.get("/calendars/{number}/reservations", response=list[schemas.ReservationOut])
+@router.get(
+    "/calendars/{number}/reservations",
+    response={200: list[schemas.ReservationOut], **errors(401, 404, 422)},
+)
 def list_reservations(
-    request: HttpRequest, number: int, period: Query[Range]
+    request: HttpRequest, number: schemas.CalendarNumber, period: Query[Range]
 ) -> list[schemas.ReservationOut]:
     cal = calendar_by_number(number)
     return [
@@ -33,9 +36,12 @@ def list_reservations(
     ]
 
 
-@router.post("/calendars/{number}/reservations", response={201: schemas.ReservationOut})
+@router.post(
+    "/calendars/{number}/reservations",
+    response={201: schemas.ReservationOut, **errors(401, 403, 404, 409, *BODY)},
+)
 def create_reservation(
-    request: HttpRequest, number: int, payload: schemas.ReservationIn
+    request: HttpRequest, number: schemas.CalendarNumber, payload: schemas.ReservationIn
 ) -> Status[schemas.ReservationOut]:
     """Block ``start``–``end`` on every day of the range in the given columns (with a reason).
 
@@ -62,7 +68,7 @@ def create_reservation(
     return Status(201, out)
 
 
-@router.delete("/reservations/{reservation_id}", response={204: None})
-def delete_reservation(request: HttpRequest, reservation_id: int) -> Status[None]:
+@router.delete("/reservations/{reservation_id}", response={204: None, **errors(401, 403, 404, 422)})
+def delete_reservation(request: HttpRequest, reservation_id: Id) -> Status[None]:
     services.delete_reservation(reservation_id=reservation_id)
     return Status(204, None)

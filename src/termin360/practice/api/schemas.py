@@ -3,21 +3,26 @@ zone with their UTC offset; times coming in may carry an offset or be local wall
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
-from typing import Literal
+from datetime import date, datetime
+from typing import Annotated, Literal
 
 from ninja import Schema
 from pydantic import Field, model_validator
 
 from termin360.webapi.schemas import FIRST_DAY as FIRST_DAY  # re-exported for the endpoints
 from termin360.webapi.schemas import LAST_DAY as LAST_DAY
-from termin360.webapi.schemas import ApiDay, Input
+from termin360.webapi.schemas import ApiDay, Id, Input, LocalTime
 from termin360.webapi.schemas import ErrorOut as ErrorOut
 
 Insurance = Literal["gkv", "pkv", "self"]
 SlotStateName = Literal["free", "note", "annotation", "appointment"]
 # A day a practice calendar can hold (1900–2199).
 CalendarDay = ApiDay
+# The numbers of a calendar and of a column, as ``CalendarIn``/``ColumnIn`` allow them.
+CalendarNumber = Annotated[int, Field(ge=1, le=9999)]
+ColumnNumber = Annotated[int, Field(ge=1, le=999)]
+# At most this many column numbers in one request (a calendar has far fewer).
+MAX_COLUMNS = 100
 
 
 class TokenIn(Input):
@@ -60,7 +65,7 @@ class ColumnOut(Schema):
 class CalendarIn(Input):
     number: int = Field(ge=1, le=9999)
     name: str = Field(min_length=1, max_length=120)
-    location_id: int
+    location_id: Id
 
 
 class CalendarOut(Schema):
@@ -72,8 +77,8 @@ class CalendarOut(Schema):
 
 class TemplateRuleIO(Input):
     weekday: int = Field(ge=0, le=6, description="0 = Monday … 6 = Sunday")
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
     slot_minutes: int = Field(ge=5, le=240)
 
     @model_validator(mode="after")
@@ -86,7 +91,9 @@ class TemplateRuleIO(Input):
 class GridIn(Input):
     first_day: CalendarDay
     last_day: CalendarDay
-    columns: list[int] | None = Field(None, description="column numbers; all when omitted")
+    columns: list[ColumnNumber] | None = Field(
+        None, max_length=MAX_COLUMNS, description="column numbers; all when omitted"
+    )
     rebuild: bool = Field(
         False,
         description="false: only add missing slots; true: make the grid match the template "
@@ -103,7 +110,7 @@ class GridOut(Schema):
 
 class SlotIn(Input):
     day: CalendarDay
-    start: time
+    start: LocalTime
     minutes: int = Field(ge=5, le=240)
 
 
@@ -163,8 +170,8 @@ class DayOut(Schema):
 class SlotRef(Input):
     """A slot, either by id or by column and local start time."""
 
-    slot_id: int | None = None
-    column: int | None = Field(None, description="column number (with start)")
+    slot_id: Id | None = None
+    column: ColumnNumber | None = Field(None, description="column number (with start)")
     start: datetime | None = Field(None, description="slot start; local time if no offset")
 
     @model_validator(mode="after")
@@ -175,17 +182,19 @@ class SlotRef(Input):
 
 
 class BookIn(SlotRef):
-    calendar: int | None = Field(None, description="calendar number (with column and start)")
+    calendar: CalendarNumber | None = Field(
+        None, description="calendar number (with column and start)"
+    )
     slot_count: int = Field(1, ge=1, le=24)
-    patient_id: int | None = None
+    patient_id: Id | None = None
     text: str = Field("", max_length=200)
     reason: str = Field("", max_length=200)
 
 
 class AdditionalIn(Input):
-    calendar: int
+    calendar: CalendarNumber
     day: CalendarDay
-    patient_id: int | None = None
+    patient_id: Id | None = None
     text: str = Field("", max_length=200)
     reason: str = Field("", max_length=200)
     start: datetime | None = None
@@ -193,7 +202,7 @@ class AdditionalIn(Input):
 
 
 class AppointmentPatch(Input):
-    patient_id: int | None = None
+    patient_id: Id | None = None
     clear_patient: bool = False
     text: str | None = Field(None, max_length=200)
     reason: str | None = Field(None, max_length=200)
@@ -201,8 +210,8 @@ class AppointmentPatch(Input):
 
 
 class MoveIn(Input):
-    slot_id: int | None = None
-    column: int | None = None
+    slot_id: Id | None = None
+    column: ColumnNumber | None = None
     start: datetime | None = None
     to_additional_list: bool = False
 
@@ -229,11 +238,11 @@ class TextIn(Input):
 
 
 class ReservationIn(Input):
-    columns: list[int] = Field(min_length=1)
+    columns: list[ColumnNumber] = Field(min_length=1, max_length=MAX_COLUMNS)
     first_day: CalendarDay
     last_day: CalendarDay
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
     reason: str = Field(min_length=1, max_length=200)
 
 
@@ -243,8 +252,8 @@ class ReservationOut(Schema):
     columns: list[int]
     first_day: date
     last_day: date
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
     reason: str
     # On creation: why the reservation may not be what was meant (``no_slots_in_range``:
     # its range holds no slot of its columns; it still blocks that time online).
@@ -253,7 +262,7 @@ class ReservationOut(Schema):
 
 
 class PatientIn(Input):
-    location_id: int
+    location_id: Id
     last_name: str = Field(min_length=1, max_length=100)
     first_name: str = Field(min_length=1, max_length=100)
     date_of_birth: date

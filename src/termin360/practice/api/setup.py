@@ -13,6 +13,7 @@ from termin360.practice.domain.grid import TemplateRule
 from termin360.practice.models import Calendar, Location
 from termin360.practice.services import setup as services
 from termin360.practice.services.lookups import calendar_by_number, column_by_number
+from termin360.webapi.responses import BODY, errors
 
 router = Router(tags=["set-up"])
 
@@ -26,23 +27,23 @@ def _calendar_out(cal: Calendar) -> schemas.CalendarOut:
     )
 
 
-@router.get("/locations", response=list[schemas.LocationOut])
+@router.get("/locations", response={200: list[schemas.LocationOut], **errors(401)})
 def list_locations(request: HttpRequest) -> list[Location]:
     return list(Location.objects.all())
 
 
-@router.post("/locations", response={201: schemas.LocationOut})
+@router.post("/locations", response={201: schemas.LocationOut, **errors(401, 403, 409, *BODY)})
 def create_location(request: HttpRequest, payload: schemas.LocationIn) -> Status[Location]:
     require_admin(request)
     return Status(201, services.create_location(**payload.dict()))
 
 
-@router.get("/calendars", response=list[schemas.CalendarOut])
+@router.get("/calendars", response={200: list[schemas.CalendarOut], **errors(401)})
 def list_calendars(request: HttpRequest) -> list[schemas.CalendarOut]:
     return [_calendar_out(c) for c in Calendar.objects.prefetch_related("columns")]
 
 
-@router.post("/calendars", response={201: schemas.CalendarOut})
+@router.post("/calendars", response={201: schemas.CalendarOut, **errors(401, 403, 404, 409, *BODY)})
 def create_calendar(
     request: HttpRequest, payload: schemas.CalendarIn
 ) -> Status[schemas.CalendarOut]:
@@ -50,22 +51,30 @@ def create_calendar(
     return Status(201, _calendar_out(services.create_calendar(**payload.dict())))
 
 
-@router.get("/calendars/{number}", response=schemas.CalendarOut)
-def get_calendar(request: HttpRequest, number: int) -> schemas.CalendarOut:
+@router.get("/calendars/{number}", response={200: schemas.CalendarOut, **errors(401, 404, 422)})
+def get_calendar(request: HttpRequest, number: schemas.CalendarNumber) -> schemas.CalendarOut:
     return _calendar_out(calendar_by_number(number))
 
 
-@router.post("/calendars/{number}/columns", response={201: schemas.ColumnOut})
+@router.post(
+    "/calendars/{number}/columns",
+    response={201: schemas.ColumnOut, **errors(401, 403, 404, 409, *BODY)},
+)
 def create_column(
-    request: HttpRequest, number: int, payload: schemas.ColumnIn
+    request: HttpRequest, number: schemas.CalendarNumber, payload: schemas.ColumnIn
 ) -> Status[schemas.ColumnOut]:
     require_admin(request)
     col = services.create_column(calendar=calendar_by_number(number), **payload.dict())
     return Status(201, schemas.ColumnOut(number=col.number, name=col.name))
 
 
-@router.get("/calendars/{number}/columns/{column}/template", response=list[schemas.TemplateRuleIO])
-def get_template(request: HttpRequest, number: int, column: int) -> list[schemas.TemplateRuleIO]:
+@router.get(
+    "/calendars/{number}/columns/{column}/template",
+    response={200: list[schemas.TemplateRuleIO], **errors(401, 404, 422)},
+)
+def get_template(
+    request: HttpRequest, number: schemas.CalendarNumber, column: schemas.ColumnNumber
+) -> list[schemas.TemplateRuleIO]:
     col = column_by_number(calendar_by_number(number), column)
     return [schemas.TemplateRuleIO(**asdict(r)) for r in _rules(services.template_of(col))]
 
@@ -74,9 +83,15 @@ def _rules(rules: list[TemplateRule]) -> list[TemplateRule]:
     return sorted(rules, key=lambda r: (r.weekday, r.start))
 
 
-@router.put("/calendars/{number}/columns/{column}/template", response=list[schemas.TemplateRuleIO])
+@router.put(
+    "/calendars/{number}/columns/{column}/template",
+    response={200: list[schemas.TemplateRuleIO], **errors(401, 403, 404, *BODY)},
+)
 def put_template(
-    request: HttpRequest, number: int, column: int, payload: list[schemas.TemplateRuleIO]
+    request: HttpRequest,
+    number: schemas.CalendarNumber,
+    column: schemas.ColumnNumber,
+    payload: list[schemas.TemplateRuleIO],
 ) -> list[schemas.TemplateRuleIO]:
     """Replace the weekly template of a column. Generate or rebuild the grid afterwards."""
     require_admin(request)
@@ -86,9 +101,12 @@ def put_template(
     return [schemas.TemplateRuleIO(**asdict(r)) for r in _rules(rules)]
 
 
-@router.post("/calendars/{number}/grid", response=list[schemas.GridOut])
+@router.post(
+    "/calendars/{number}/grid",
+    response={200: list[schemas.GridOut], **errors(401, 403, 404, *BODY)},
+)
 def generate_grid(
-    request: HttpRequest, number: int, payload: schemas.GridIn
+    request: HttpRequest, number: schemas.CalendarNumber, payload: schemas.GridIn
 ) -> list[schemas.GridOut]:
     """Generate (or, with ``rebuild``, edit) the slot grid of a range of days (≤ 400)."""
     require_admin(request)
@@ -113,9 +131,15 @@ def generate_grid(
     return out
 
 
-@router.post("/calendars/{number}/columns/{column}/slots", response={201: schemas.SlotOut})
+@router.post(
+    "/calendars/{number}/columns/{column}/slots",
+    response={201: schemas.SlotOut, **errors(401, 403, 404, 409, *BODY)},
+)
 def add_slot(
-    request: HttpRequest, number: int, column: int, payload: schemas.SlotIn
+    request: HttpRequest,
+    number: schemas.CalendarNumber,
+    column: schemas.ColumnNumber,
+    payload: schemas.SlotIn,
 ) -> Status[schemas.SlotOut]:
     """Add one slot to the grid by hand."""
     require_admin(request)

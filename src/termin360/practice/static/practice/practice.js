@@ -16,6 +16,19 @@
 (function () {
   "use strict";
 
+  // The grid's lane count and row heights come as data attributes, because the
+  // Content-Security-Policy forbids inline style attributes (decision 016); the stylesheet
+  // reads them as the custom properties --lanes and --minutes.
+  function sizeGrid(root) {
+    root.querySelectorAll("table.grid[data-lanes]").forEach((table) => {
+      table.style.setProperty("--lanes", table.dataset.lanes);
+    });
+    root.querySelectorAll("tr.grid__row[data-minutes]").forEach((row) => {
+      row.style.setProperty("--minutes", row.dataset.minutes);
+    });
+  }
+  sizeGrid(document);
+
   const configElement = document.getElementById("page-config");
   if (!configElement) return;
   const config = JSON.parse(configElement.textContent);
@@ -709,6 +722,7 @@
     const focused = focusSelectorOf(document.activeElement);
     const wrap = $("#live-grid .grid-wrap");
     const scroll = wrap ? [wrap.scrollTop, wrap.scrollLeft] : null;
+    sizeGrid(doc);
     $("#live-grid").replaceWith(doc.getElementById("live-grid"));
     $("#additional-list").replaceWith(doc.getElementById("additional-list"));
     if (reservationDialog.open) {
