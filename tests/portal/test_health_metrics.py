@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +191,32 @@ def test_a_booking_a_connector_has_not_confirmed_counts_as_sync_backlog(
     oldest = families["termin360_portal_sync_undelivered_oldest_seconds"].samples[0].value
     assert 180 <= oldest < 400
     assert families["termin360_portal_sync_active_keys"].samples[0].value == 1
+
+
+def test_the_feed_lag_counts_the_events_a_connector_has_not_read(
+    observed_portal: Server,
+) -> None:
+    from termin360.portal.services import practices
+
+    world = build_world()
+    _, key = practices.issue_api_key(practice=world.practice, name="Praxis")
+    sync = httpx.Client(base_url=f"{observed_portal.url}/api/v1/sync", timeout=10)
+    sync.headers["Authorization"] = f"Bearer {key}"
+    for hour in (9, 10):
+        booked = patient_api(world.patient).book(world, bookable(time(hour)))
+        assert booked.status_code == 201, booked.content
+    assert scrape(observed_portal)["termin360_portal_sync_feed_lag_events"].samples[0].value == 2
+
+    page = sync.get("/events", params={"after": 0}).json()
+    assert len(page["events"]) == 2
+    sync.get("/events", params={"after": page["events"][0]["seq"]})  # the first one is done
+    assert scrape(observed_portal)["termin360_portal_sync_feed_lag_events"].samples[0].value == 1
+    sync.get("/events", params={"after": page["last_seq"]})
+    assert scrape(observed_portal)["termin360_portal_sync_feed_lag_events"].samples[0].value == 0
+    # a cursor beyond the feed (a connector pointed at another portal) moves nothing
+    sync.get("/events", params={"after": page["last_seq"] + 50})
+    world.practice.refresh_from_db()
+    assert world.practice.feed_read_seq == page["last_seq"]
 
 
 def test_the_booking_service_counts_bookings_and_refusals_by_code(world: World) -> None:

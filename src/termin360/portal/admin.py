@@ -469,6 +469,7 @@ class SyncBackOffice(OperatorAdmin):
         "status",
         "last_contact",
         "feed_seq",
+        "feed_read_seq",
         "busy_age",
         "active_keys",
     )

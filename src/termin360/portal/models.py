@@ -38,6 +38,9 @@ class Practice(models.Model):
     reminder_hours = models.PositiveSmallIntegerField(default=24)
     # Last sequence number handed out in this practice's change feed; bumped under a row lock.
     feed_seq = models.BigIntegerField(_("feed position"), default=0)
+    # How far the practice's connector has read the feed (the ``after`` of its newest
+    # ``GET /events``): ``feed_seq - feed_read_seq`` is the sync's lag in events.
+    feed_read_seq = models.BigIntegerField(_("read by the connector"), default=0)
     # When the connector last sent busy state (S8), for the back office's sync view.
     busy_received_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

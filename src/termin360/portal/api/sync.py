@@ -111,6 +111,7 @@ def events(
     waits up to ``wait`` seconds for the first one. A cursor above ``last_seq`` answers at
     once (the connector was pointed at another portal, or this one was restored)."""
     practice = _practice(request)
+    sync_feed.connector_read(practice_id=practice.pk, after=after)
     page = sync_feed.feed_page(practice_id=practice.pk, after=after, limit=limit)
     if page.events or wait <= 0 or after > page.last_seq:
         return page

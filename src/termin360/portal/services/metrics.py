@@ -14,14 +14,14 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import ParamSpec, TypeVar
 
-from django.db.models import Case, Count, Max, Min, Value, When
+from django.db.models import Case, Count, F, Max, Min, Value, When
 from django.utils import timezone
 from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from termin360.core.errors import ApplicationError
-from termin360.portal.models import ApiKey, Booking, OutgoingEmail
+from termin360.portal.models import ApiKey, Booking, OutgoingEmail, Practice
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -109,9 +109,19 @@ class PortalCollector(Collector):
         yield family
 
     def _sync(self, now: datetime) -> Iterable[Metric]:
-        # The feed position each connector has read is not stored; a booking the
-        # practice's calendar has not confirmed (P6) is what a lagging sync leaves behind.
+        # A booking the practice's calendar has not confirmed (P6) is what a lagging sync
+        # leaves behind; the feed lag says how far a connector is behind in reading.
         with_connector = ApiKey.objects.filter(revoked_at__isnull=True).values("practice_id")
+        lag = (
+            Practice.objects.filter(pk__in=with_connector)
+            .annotate(lag=F("feed_seq") - F("feed_read_seq"))
+            .aggregate(worst=Max("lag"))["worst"]
+        )
+        yield GaugeMetricFamily(
+            "termin360_portal_sync_feed_lag_events",
+            "The most feed events any connected practice has not read yet.",
+            value=max(0, lag or 0),
+        )
         waiting = Booking.objects.filter(
             status=Booking.Status.ACTIVE,
             delivered_at__isnull=True,

@@ -56,6 +56,15 @@ def feed_page(*, practice_id: int, after: int, limit: int = MAX_FEED_PAGE) -> Fe
     return FeedPage(events=events, last_seq=last_seq, more=len(rows) > limit)
 
 
+def connector_read(*, practice_id: int, after: int) -> None:
+    """The connector asked for the events after ``after``: it has those up to ``after``.
+    Written only when the position moves forward (and never past the feed's end: a
+    cursor from another portal is not a position here), so a long poll writes nothing."""
+    Practice.objects.filter(pk=practice_id, feed_read_seq__lt=after, feed_seq__gte=after).update(
+        feed_read_seq=after
+    )
+
+
 def _feed_seq(practice_id: int) -> int:
     seq = Practice.objects.filter(pk=practice_id).values_list("feed_seq", flat=True).first()
     return int(seq or 0)
