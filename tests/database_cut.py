@@ -10,11 +10,8 @@ and ``cut()`` puts a directory where the file was (it cannot be opened any more)
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import socket
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,63 +20,13 @@ from pathlib import Path
 import dj_database_url
 
 from tests.conftest import BACKEND, _test_database_url
+from tests.db_outage import TcpProxy
 
 
 @dataclass
 class CuttableDatabase:
     url: str
     cut: Callable[[], None]
-
-
-class TcpProxy:
-    """Forwards connections on a free local port to ``target`` until ``close()``."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self.listener.getsockname()[1])
-        self.sockets: list[socket.socket] = []
-        self.lock = threading.Lock()
-        self.closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return  # closed
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                if self.closed:
-                    client.close()
-                    upstream.close()
-                    return
-                self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        with self.lock:
-            self.closed = True
-            sockets, self.sockets = self.sockets, []
-        self.listener.close()
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
 
 
 def url_path(url: str) -> str:
@@ -96,10 +43,10 @@ def cuttable_database(directory: Path) -> Iterator[CuttableDatabase]:
         try:
             user = cfg["USER"] or "postgres"
             yield CuttableDatabase(
-                f"postgres://{user}@127.0.0.1:{proxy.port}/{cfg['NAME']}", proxy.close
+                f"postgres://{user}@127.0.0.1:{proxy.port}/{cfg['NAME']}", proxy.cut
             )
         finally:
-            proxy.close()
+            proxy.cut()
         return
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "own.sqlite3"

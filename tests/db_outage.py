@@ -68,11 +68,17 @@ class TcpProxy:
                 client, _addr = self.listener.accept()
             except OSError:
                 return  # cut
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:  # the database itself is away: so is this connection
+                client.close()
+                continue
+            upstream.settimeout(None)  # an idle database connection is not a dead one
             with self.lock:
                 if self.is_cut:
                     client.close()
+                    upstream.close()
                     return
-                upstream = socket.create_connection(self.target)
                 self.sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
