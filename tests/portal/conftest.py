@@ -105,6 +105,18 @@ def build_world(
     return World(practice, location, doctor, calendar, checkup, first, patient, admin_email)
 
 
+def rendered(kind: str, **filters: Any) -> list[Any]:
+    """The queued mails of ``kind`` (oldest first) with their text: a booking's mails are
+    rendered as the worker renders them just before sending (``mail.render_pending``)."""
+    from termin360.portal.models import OutgoingEmail
+    from termin360.portal.services import mail
+
+    mails = list(OutgoingEmail.objects.filter(kind=kind, **filters).order_by("pk"))
+    for m in mails:
+        mail.render_pending(m)
+    return mails
+
+
 @pytest.fixture
 def world(db: None) -> World:
     return build_world()

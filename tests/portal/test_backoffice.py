@@ -28,7 +28,14 @@ from termin360.portal.models import (
 )
 from termin360.portal.services import bookings, operators, practices, ratelimit
 from tests.conftest import require_shared_database, role_env
-from tests.portal.conftest import ADMIN_PASSWORD, PATIENT_PASSWORD, World, build_world, make_patient
+from tests.portal.conftest import (
+    ADMIN_PASSWORD,
+    PATIENT_PASSWORD,
+    World,
+    build_world,
+    make_patient,
+    rendered,
+)
 
 OPERATOR_PASSWORD = "betrieb-pass-123"
 BACKOFFICE = "/backoffice/"
@@ -161,7 +168,7 @@ def test_mails_are_shown_without_body_or_full_address(
         start=_bookable(world),
         reason="Rückenschmerzen",
     )
-    outgoing = OutgoingEmail.objects.get(kind="booking_confirmed")
+    (outgoing,) = rendered("booking_confirmed")
     text = operator_client.get(f"{BACKOFFICE}portal/outgoingemail/").content.decode()
     text += operator_client.get(
         f"{BACKOFFICE}portal/outgoingemail/{outgoing.pk}/change/"

@@ -15,7 +15,7 @@ from icalendar import Calendar
 from termin360.core.errors import Conflict
 from termin360.portal.models import Booking, OutgoingEmail
 from termin360.portal.services import bookings, mail
-from tests.portal.conftest import World, make_patient
+from tests.portal.conftest import World, make_patient, rendered
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -49,7 +49,7 @@ def booking_at(world: World, local: datetime, *, reason: str = "") -> Booking:
 
 
 def queued(kind: str) -> list[OutgoingEmail]:
-    return list(OutgoingEmail.objects.filter(kind=kind).order_by("pk"))
+    return rendered(kind)
 
 
 def test_booking_queues_a_german_confirmation_with_calendar_file(world: World) -> None:
@@ -88,6 +88,64 @@ def test_booking_queues_a_german_confirmation_with_calendar_file(world: World) -
     event = Calendar.from_ical(m.ics).walk("VEVENT")[0]
     assert event["UID"] == f"booking-{booking.pk}@termin360"
     assert event.decoded("DTSTART") == start
+
+
+def test_a_booking_queues_its_mail_unrendered_and_the_worker_renders_the_time_booked(
+    world: World,
+) -> None:
+    """The booking's transaction (which holds the practice lock) writes one small row; the
+    text is rendered when the mail is sent — and still says the time that was booked,
+    with the calendar file of that version, even after the booking was moved."""
+    start = next_weekday_at(9, 15)
+    booking = bookings.book(
+        patient=world.patient,
+        calendar_id=world.calendar.pk,
+        visit_type_id=world.checkup.pk,
+        start=start,
+    )
+    raw = OutgoingEmail.objects.get(kind="booking_confirmed")
+    assert (raw.subject, raw.body, raw.ics) == ("", "", "")
+    assert raw.pending is not None and raw.pending["booking"] == booking.pk
+    bookings.move_by_practice(
+        practice_id=world.practice.pk,
+        booking_id=booking.pk,
+        start=start + timedelta(hours=1),
+        end=start + timedelta(hours=1, minutes=15),
+    )
+
+    (confirmed,) = queued("booking_confirmed")
+    (moved,) = queued("practice_moved")
+    assert "09:15" in confirmed.subject and "10:15" not in confirmed.body
+    assert Calendar.from_ical(confirmed.ics).walk("VEVENT")[0].decoded("DTSTART") == start
+    assert Calendar.from_ical(confirmed.ics).walk("VEVENT")[0]["SEQUENCE"] == 0
+    assert "10:15" in moved.body and "09:15" in moved.body  # new and old time
+    assert Calendar.from_ical(moved.ics).walk("VEVENT")[0]["SEQUENCE"] == 1
+    # Stored once rendered: a retry sends the very same text.
+    stored = OutgoingEmail.objects.get(pk=confirmed.pk)
+    assert stored.pending is None and (stored.subject, stored.body) == (
+        confirmed.subject,
+        confirmed.body,
+    )
+
+
+def test_a_mail_whose_booking_is_gone_is_not_sent_empty(world: World) -> None:
+    from termin360.portal import worker
+
+    booking = bookings.book(
+        patient=world.patient,
+        calendar_id=world.calendar.pk,
+        visit_type_id=world.checkup.pk,
+        start=next_weekday_at(9, 30),
+    )
+    OutgoingEmail.objects.filter(kind="booking_confirmed").update(
+        pending={**OutgoingEmail.objects.get().pending, "booking": booking.pk + 1000}
+    )
+    outgoing = worker.claim_next()
+    assert outgoing is not None
+    assert worker.send_one(outgoing) is False
+    failed = OutgoingEmail.objects.get()
+    assert failed.sent_at is None and failed.last_error == "BookingGone"
+    assert failed.body == ""
 
 
 def test_a_refused_booking_queues_no_mail(world: World) -> None:

@@ -14,7 +14,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.portal.conftest import World, build_world, make_patient
+from tests.portal.conftest import World, build_world, make_patient, rendered
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -240,11 +240,10 @@ def test_cancel_asks_first_and_shows_the_phone(client: Any, world: World) -> Non
 
 
 def test_every_booking_mail_names_the_practice_phone(world: World) -> None:
-    from termin360.portal.models import OutgoingEmail
 
     world.practice.phone = "07251 12345"
     world.practice.save()
     other = make_patient("zweite@example.org", last="Schmidt")
     _book(world, other, world.checkup, _first_slot_from(world, 72))
-    mail = OutgoingEmail.objects.get(kind="booking_confirmed", to="zweite@example.org")
+    (mail,) = rendered("booking_confirmed", to="zweite@example.org")
     assert "07251 12345" in mail.body

@@ -25,7 +25,7 @@ from termin360.portal.models import (
 from termin360.portal.services import bookings, practices, reschedule
 from termin360.portal.services.bookings import SlotGone
 from tests.conftest import Server, race
-from tests.portal.conftest import World, build_world, make_patient
+from tests.portal.conftest import World, build_world, make_patient, rendered
 from tests.portal.test_api_bookings import assert_error, bookable, patient_api
 from tests.portal.test_booking_race import _client, _patients
 
@@ -85,19 +85,19 @@ def test_a_move_updates_the_booking_appends_moved_and_mails_a_newer_calendar_fil
     )
     assert moved.pk == booking.pk and booking.status == Booking.Status.ACTIVE
     assert kinds(booking) == ["booked", "moved"]
-    [mail] = OutgoingEmail.objects.filter(kind="booking_moved")
+    [mail] = rendered("booking_moved")
     assert mail.to == world.patient.user.email
     assert ics_field(mail.ics, "UID") == f"booking-{booking.pk}@termin360"
     assert ics_field(mail.ics, "SEQUENCE") == "1"
     assert ics_field(mail.ics, "DTSTART;TZID=Europe/Berlin").startswith(
         f"{bookable(time(10, 30)):%Y%m%dT103000}"
     )
-    [first] = OutgoingEmail.objects.filter(kind="booking_confirmed")
+    [first] = rendered("booking_confirmed")
     assert ics_field(first.ics, "UID") == ics_field(mail.ics, "UID")
 
     move(world, booking, bookable(time(11)))
-    second = OutgoingEmail.objects.filter(kind="booking_moved").order_by("-pk").first()
-    assert second is not None and ics_field(second.ics, "SEQUENCE") == "2"
+    second = rendered("booking_moved")[-1]
+    assert ics_field(second.ics, "SEQUENCE") == "2"
     assert kinds(booking) == ["booked", "moved", "moved"]
     # The old times are free again.
     book(world, bookable(time(9)), patient=make_patient("eva@example.org", first="Eva"))

@@ -17,7 +17,7 @@ from termin360.portal.models import Booking, ChangeEvent, OutgoingEmail
 from termin360.portal.services import bookings
 from termin360.portal.services.bookings import SlotGone
 from tests.conftest import assert_error
-from tests.portal.conftest import World, build_world, make_patient
+from tests.portal.conftest import World, build_world, make_patient, rendered
 from tests.portal.sync_support import book, connector, iso
 from tests.portal.test_api_bookings import bookable
 
@@ -31,7 +31,7 @@ def kinds(booking: Booking) -> list[str]:
 
 
 def mails(kind: str) -> list[OutgoingEmail]:
-    return list(OutgoingEmail.objects.filter(kind=kind).order_by("pk"))
+    return rendered(kind)
 
 
 # --------------------------------------------------------------------------- cancel

@@ -13,7 +13,7 @@ from django.utils import timezone
 from termin360.portal import worker
 from termin360.portal.models import Booking, OutgoingEmail
 from termin360.portal.services import bookings, practices
-from tests.portal.conftest import World, build_world
+from tests.portal.conftest import World, build_world, rendered
 from tests.portal.sync_support import book, connector
 
 
@@ -29,7 +29,7 @@ def _age(booking: Booking, seconds: float) -> None:
 
 
 def alerts() -> list[OutgoingEmail]:
-    return list(OutgoingEmail.objects.filter(kind="undelivered_alert").order_by("pk"))
+    return rendered("undelivered_alert")
 
 
 def test_p6_an_undelivered_booking_alerts_the_practice_once(

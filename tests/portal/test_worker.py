@@ -26,7 +26,7 @@ from termin360.portal import worker
 from termin360.portal.models import Booking, OutgoingEmail
 from termin360.portal.services import bookings, mail
 from tests.conftest import BACKEND, role_env
-from tests.portal.conftest import World, build_world
+from tests.portal.conftest import World, build_world, rendered
 from tests.portal.smtp import SmtpServer, attachment, running_smtp_server, subject_of
 from tests.portal.test_mail import booking_at, next_weekday_at
 
@@ -279,9 +279,8 @@ def test_reminder_is_queued_once_within_24_hours_and_not_further_out(world: Worl
 
     assert worker.queue_reminders() == 1
     assert worker.queue_reminders() == 0  # not twice
-    reminders = OutgoingEmail.objects.filter(kind="booking_reminder")
-    assert reminders.count() == 1
-    assert reminders.get().subject.startswith("Erinnerung")
+    (reminder,) = rendered("booking_reminder")
+    assert reminder.subject.startswith("Erinnerung")
     soon.refresh_from_db()
     assert soon.reminder_sent_at is not None
     for b in (later, past, cancelled):

@@ -410,12 +410,18 @@ class IdempotentRequest(models.Model):
 
 
 class OutgoingEmail(models.Model):
-    """An e-mail queued in the transaction of the change it reports; the worker sends it."""
+    """An e-mail queued in the transaction of the change it reports; the worker sends it.
+
+    A booking's mails are queued unrendered: ``pending`` then holds what the text needs
+    as of the change (template, booking, times, calendar-file sequence), and the worker
+    renders subject, body and ``.ics`` before it sends (``mail.render_pending``) — so the
+    change's transaction, which holds the practice lock, does not wait for templates."""
 
     to = models.EmailField()
     subject = models.CharField(max_length=200)
     body = models.TextField()
     ics = models.TextField(blank=True)  # an RFC 5545 attachment, if any
+    pending = models.JSONField(null=True, blank=True)  # not rendered yet: what to render
     kind = models.CharField(_("kind"), max_length=40)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True, db_index=True)

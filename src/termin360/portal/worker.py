@@ -208,8 +208,10 @@ def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
 
 
 def send_one(outgoing: OutgoingEmail) -> bool:
-    """Send a claimed mail and record the outcome; ``True`` if it went out."""
+    """Render a claimed mail if it waits for that (``mail.render_pending``), send it and
+    record the outcome; ``True`` if it went out."""
     try:
+        mail.render_pending(outgoing)
         build_message(outgoing).send(fail_silently=False)
     except Exception as exc:
         attempts = outgoing.attempts + 1

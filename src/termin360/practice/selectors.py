@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -20,7 +21,7 @@ from termin360.practice.models import (
     Reservation,
     Slot,
 )
-from termin360.practice.services.grid_cells import facts_of, reserved_intervals
+from termin360.practice.services.grid_cells import facts_of, reservation_range
 
 # The tables are Django's default names of ``ViewVersion`` and ``Calendar`` (a test checks).
 _VIEW_VERSION = (
@@ -66,16 +67,21 @@ def _zone(calendar: Calendar) -> ZoneInfo:
     return ZoneInfo(calendar.location.time_zone)
 
 
-def column_day(column: Column, day: date, tz: ZoneInfo, appts: dict[int, Appointment]) -> ColumnDay:
-    reserved = reserved_intervals(column, day, tz)
-    out = ColumnDay(
-        column=column,
-        reservations=list(
-            Reservation.objects.filter(columns=column, first_day__lte=day, last_day__gte=day)
-        ),
-    )
+def _column_day(
+    column: Column,
+    day: date,
+    tz: ZoneInfo,
+    slots: list[Slot],
+    reservations: list[Reservation],
+    appts: dict[int, Appointment],
+) -> ColumnDay:
+    """One column's day from rows already loaded: its slots in time order, the
+    reservations that cover the day, the appointments by id."""
+    reserved = [
+        iv for r in reservations if (iv := reservation_range(r).interval_on(day, tz)) is not None
+    ]
+    out = ColumnDay(column=column, reservations=reservations)
     spans: dict[int, int] = {}
-    slots = list(Slot.objects.filter(column=column, day=day).order_by("start"))
     for s in slots:
         if s.appointment_id is not None:
             spans[s.appointment_id] = spans.get(s.appointment_id, 0) + 1
@@ -104,21 +110,71 @@ def column_day(column: Column, day: date, tz: ZoneInfo, appts: dict[int, Appoint
     return out
 
 
-def day_view(calendar: Calendar, day: date, column_numbers: list[int] | None = None) -> DayView:
+def column_day(column: Column, day: date, tz: ZoneInfo, appts: dict[int, Appointment]) -> ColumnDay:
+    """One column's day (a single cell's neighbours, ``api.convert``)."""
+    return _column_days([column], day, day, tz, appts)[(column.pk, day)]
+
+
+def _column_days(
+    columns: list[Column], first: date, last: date, tz: ZoneInfo, appts: dict[int, Appointment]
+) -> dict[tuple[int, date], ColumnDay]:
+    """Every (column, day) of ``first``–``last``: one query for the slots and one for the
+    reservations, however many columns and days (the week view shows 7 × columns)."""
+    ids = [c.pk for c in columns]
+    slots: dict[tuple[int, date], list[Slot]] = defaultdict(list)
+    # Sorted here, not by the database (see ``grid_cells.day_slots``).
+    rows = Slot.objects.filter(column_id__in=ids, day__gte=first, day__lte=last).order_by()
+    for s in sorted(rows, key=lambda s: s.start):
+        slots[(s.column_id, s.day)].append(s)
+    covering: dict[int, list[Reservation]] = defaultdict(list)
+    links = Reservation.columns.through.objects.filter(
+        column_id__in=ids, reservation__first_day__lte=last, reservation__last_day__gte=first
+    ).select_related("reservation")
+    for link in links.order_by("reservation__first_day", "reservation__start", "reservation_id"):
+        covering[link.column_id].append(link.reservation)
+    out = {}
+    day = first
+    while day <= last:
+        for c in columns:
+            on_day = [r for r in covering[c.pk] if r.first_day <= day <= r.last_day]
+            out[(c.pk, day)] = _column_day(c, day, tz, slots[(c.pk, day)], on_day, appts)
+        day += timedelta(days=1)
+    return out
+
+
+def _views(calendar: Calendar, days: list[date], column_numbers: list[int] | None) -> list[DayView]:
+    """Day views of consecutive ``days``: one read per kind of row — columns,
+    appointments, slots, reservations — whatever the number of days and columns."""
     tz = _zone(calendar)
     columns = list(calendar.columns.all())
     if column_numbers:
         columns = [c for c in columns if c.number in column_numbers]
+    first, last = days[0], days[-1]
     appts = {
         a.pk: a
-        for a in Appointment.objects.filter(calendar=calendar, day=day).select_related("patient")
+        for a in Appointment.objects.filter(calendar=calendar, day__gte=first, day__lte=last)
+        .select_related("patient")
+        .order_by("day", "start", "id")
     }
-    return DayView(
-        calendar=calendar,
-        day=day,
-        columns=[column_day(c, day, tz, appts) for c in columns],
-        additional=additional_list(calendar, day),
-    )
+    cells = _column_days(columns, first, last, tz, appts)
+    additional: dict[date, list[Appointment]] = defaultdict(list)
+    for a in appts.values():  # in the database's order: day, start, id
+        a.calendar = calendar  # loaded already, with its location (the time zone)
+        if a.column_id is None:
+            additional[a.day].append(a)
+    return [
+        DayView(
+            calendar=calendar,
+            day=d,
+            columns=[cells[(c.pk, d)] for c in columns],
+            additional=additional[d],
+        )
+        for d in days
+    ]
+
+
+def day_view(calendar: Calendar, day: date, column_numbers: list[int] | None = None) -> DayView:
+    return _views(calendar, [day], column_numbers)[0]
 
 
 def week_days(day: date) -> list[date]:
@@ -129,7 +185,7 @@ def week_days(day: date) -> list[date]:
 def week_view(
     calendar: Calendar, day: date, column_numbers: list[int] | None = None
 ) -> list[DayView]:
-    return [day_view(calendar, d, column_numbers) for d in week_days(day)]
+    return _views(calendar, week_days(day), column_numbers)
 
 
 def additional_list(calendar: Calendar, day: date) -> list[Appointment]:

@@ -65,7 +65,8 @@ def user_for_token(token: str) -> User | None:
     user_id, _sep, fragment = value.partition(".")
     if not user_id.isdigit():
         return None
-    user = User.objects.filter(pk=int(user_id), is_active=True).first()
+    # The patient's profile comes along (``patient_of`` needs it next): one query.
+    user = User.objects.select_related("patient").filter(pk=int(user_id), is_active=True).first()
     if user is None or not constant_time_compare(fragment, _password_fragment(user)):
         return None
     return user
@@ -83,7 +84,15 @@ class PatientToken(HttpBearer):
 
 def patient_of(request: HttpRequest) -> PatientProfile:
     """The patient behind an authenticated request (a practice admin is not one)."""
-    return _patient(request.user.pk)
+    user = request.user
+    if isinstance(user, User) and User.patient.is_cached(user):  # loaded with a token
+        profile: PatientProfile | None = getattr(user, "patient", None)
+        if profile is None:
+            raise PermissionDenied(
+                _("Only patients can book through this API."), code="not_a_patient"
+            )
+        return profile
+    return _patient(user.pk)
 
 
 def _patient(user_id: int | None) -> PatientProfile:

@@ -98,7 +98,7 @@ def create_booking(request: HttpRequest, payload: schemas.BookingIn) -> Status[s
         start=payload.start,
         reason=payload.reason,
     )
-    return Status(201, booking_out(_reloaded(booking.pk)))
+    return Status(201, booking_out(booking))  # it holds its calendar, doctor and visit type
 
 
 @router.delete(

@@ -53,20 +53,30 @@ def _visit_type(calendar: OnlineCalendar, visit_type_id: int) -> VisitType:
         raise NotFound(_("This visit type is not offered in this calendar.")) from None
 
 
+def _bookable(calendar_id: int, visit_type_id: int) -> tuple[OnlineCalendar, VisitType]:
+    """The public calendar and its active visit type in one query — with the doctor,
+    practice, location and the weekly hours that the booking reads from them; the two
+    refusals of ``_calendar`` and ``_visit_type`` when not."""
+    public = OnlineCalendar.objects.public().filter(pk=calendar_id)
+    vt = (
+        VisitType.objects.filter(calendar__in=public, pk=visit_type_id, active=True)
+        .select_related("calendar__doctor__practice", "calendar__doctor__location")
+        .prefetch_related("calendar__hours")
+        .first()
+    )
+    if vt is None:  # one of the two refusals (or both appeared just now)
+        calendar = _calendar(calendar_id)
+        return calendar, _visit_type(calendar, visit_type_id)
+    return vt.calendar, vt
+
+
 def is_existing_patient(patient: PatientProfile, calendar: OnlineCalendar) -> bool:
     """Known to the practice: has booked (and not only cancelled) with it before."""
-    return (
-        Booking.objects.filter(
-            patient=patient,
-            calendar__doctor__practice=calendar.doctor.practice,
-            status=Booking.Status.ACTIVE,
-        ).exists()
-        or Booking.objects.filter(
-            patient=patient,
-            calendar__doctor__practice=calendar.doctor.practice,
-            start__lt=timezone.now(),
-        ).exists()
-    )
+    return Booking.objects.filter(
+        Q(status=Booking.Status.ACTIVE) | Q(start__lt=timezone.now()),
+        patient=patient,
+        calendar__doctor__practice_id=calendar.doctor.practice_id,
+    ).exists()
 
 
 def _visit_refusal(vt: VisitType, *, insurance: str, existing: bool) -> InvalidInput | None:
@@ -172,8 +182,7 @@ def book(
         )
     if start.tzinfo is None:
         raise InvalidInput(_("The start time needs a time zone."), code="naive_time")
-    calendar = _calendar(calendar_id)
-    vt = _visit_type(calendar, visit_type_id)
+    calendar, vt = _bookable(calendar_id, visit_type_id)
     _check_visit_rules(patient, calendar, vt)
     _check_offered(calendar, vt, start)
     reason = reason.strip()[:300]

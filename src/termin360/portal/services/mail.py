@@ -3,7 +3,10 @@
 Call these inside the ``transaction.atomic`` block of the change they report: the
 mail then exists exactly when the change does. The worker (``termin360 portal
 worker``, :mod:`termin360.portal.worker`) sends it after commit; no request ever
-waits for SMTP.
+waits for SMTP. A booking's mails are queued unrendered (``OutgoingEmail.pending``:
+the template and the times as of the change) and rendered by the worker just before
+sending (``render_pending``): the transaction that holds the practice lock writes one
+small row instead of rendering templates and a calendar file.
 
 Texts come from ``templates/portal/mail/<name>_subject.txt`` and ``<name>.txt``
 (English msgids, rendered in the site language, German). Times are local times of
@@ -15,7 +18,7 @@ anyone but the patient.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -94,16 +97,18 @@ def _booking_context(booking: Booking) -> dict[str, Any]:
     }
 
 
-def _ics_sequence(booking: Booking, method: ics.Method) -> int:
+def _ics_sequence(booking: Booking, method: ics.Method, versions: int | None = None) -> int:
     """SEQUENCE of the booking's calendar file: one more for every version after the first
     (booked 0, moved 1, moved again 2, cancelled after that 3), counted from the booking's
-    feed events — the mail is queued after its event, in the same transaction."""
-    versions = ChangeEvent.objects.filter(booking_id=booking.pk).count()
+    feed events — the mail is queued after its event, in the same transaction.
+    ``versions``: the count when the caller knows it (a new booking has one event)."""
+    if versions is None:
+        versions = ChangeEvent.objects.filter(booking_id=booking.pk).count()
     floor = ics.SEQUENCE_CANCELLED if method == "CANCEL" else ics.SEQUENCE_CONFIRMED
     return max(versions - 1, floor)
 
 
-def _booking_ics(booking: Booking, context: dict[str, Any], *, method: ics.Method) -> str:
+def _booking_ics(booking: Booking, context: dict[str, Any], *, method: str, sequence: int) -> str:
     where = ", ".join(p for p in (context["practice_name"], context["address"]) if p)
     return ics.build(
         ics.IcsEvent(
@@ -116,19 +121,82 @@ def _booking_ics(booking: Booking, context: dict[str, Any], *, method: ics.Metho
             description=render_to_string("portal/mail/ics_description.txt", context).strip(),
             url=context["my_bookings_url"],
         ),
-        method=method,
-        sequence=_ics_sequence(booking, method),
+        method=cast(ics.Method, method),
+        sequence=sequence,
     )
 
 
 def _booking_mail(
-    booking: Booking, name: str, kind: str, *, to: str, method: ics.Method | None
+    booking: Booking,
+    name: str,
+    kind: str,
+    *,
+    to: str,
+    method: ics.Method | None,
+    old_start: datetime | None = None,
+    versions: int | None = None,
 ) -> OutgoingEmail | None:
+    """Queue a mail about ``booking``, rendered later by the worker (``render_pending``)
+    from what the booking is now: its times, its cancel reason, its calendar file's
+    sequence — a later move or cancellation does not change what this mail says."""
+    if not to:  # the account is gone; nobody to tell
+        return None
+    pending = {
+        "template": name,
+        "booking": booking.pk,
+        "start": booking.start.isoformat(),
+        "end": booking.end.isoformat(),
+        "cancel_reason": booking.cancel_reason,
+        "old_start": old_start.isoformat() if old_start is not None else None,
+        "method": method,
+        "sequence": _ics_sequence(booking, method, versions) if method else None,
+    }
+    return OutgoingEmail.objects.create(to=to, subject="", body="", kind=kind, pending=pending)
+
+
+class BookingGone(Exception):
+    """A queued booking mail whose booking no longer exists: there is nothing to render."""
+
+
+def render_pending(outgoing: OutgoingEmail) -> None:
+    """Render a mail queued by ``_booking_mail`` (subject, body and calendar file) and
+    store it, so that a retry sends the very same text. Does nothing for a mail that is
+    rendered already."""
+    spec = outgoing.pending
+    if not spec:
+        return
+    booking = (
+        Booking.objects.select_related(
+            "calendar__doctor__practice", "calendar__doctor__location", "visit_type"
+        )
+        .filter(pk=spec["booking"])
+        .first()
+    )
+    if booking is None:
+        raise BookingGone(f"booking {spec['booking']} of mail {outgoing.pk} is gone")
+    # The booking as of the change the mail reports.
+    booking.start = datetime.fromisoformat(spec["start"])
+    booking.end = datetime.fromisoformat(spec["end"])
+    booking.cancel_reason = spec["cancel_reason"]
     with translation.override(settings.LANGUAGE_CODE):
         context = _booking_context(booking)
-        subject, body = _render(name, context)
-        ics_text = _booking_ics(booking, context, method=method) if method else ""
-    return _queue(to, subject, body, kind, ics_text)
+        if spec["old_start"]:
+            context["old_when"] = _local_when(
+                datetime.fromisoformat(spec["old_start"]),
+                booking.calendar.doctor.practice.time_zone,
+            )
+        subject, body = _render(spec["template"], context)
+        method = spec["method"]
+        ics_text = (
+            _booking_ics(booking, context, method=method, sequence=spec["sequence"])
+            if method
+            else ""
+        )
+    outgoing.subject, outgoing.body, outgoing.ics = subject[:200], body, ics_text
+    outgoing.pending = None
+    OutgoingEmail.objects.filter(pk=outgoing.pk).update(
+        subject=outgoing.subject, body=body, ics=ics_text, pending=None
+    )
 
 
 # --------------------------------------------------------------------------- accounts
@@ -179,6 +247,7 @@ def booking_confirmed(booking: Booking) -> None:
         "booking_confirmed",
         to=booking.patient_email,
         method="PUBLISH",
+        versions=1,  # queued right after the booking's first event
     )
 
 
@@ -207,12 +276,9 @@ def booking_cancelled_by_practice(booking: Booking) -> None:
 def _moved_mail(booking: Booking, old_start: datetime, name: str) -> None:
     """A moved appointment, old and new time; the file replaces the calendar entry (same
     UID, higher SEQUENCE)."""
-    with translation.override(settings.LANGUAGE_CODE):
-        context = _booking_context(booking)
-        context["old_when"] = _local_when(old_start, booking.calendar.doctor.practice.time_zone)
-        subject, body = _render(name, context)
-        ics_text = _booking_ics(booking, context, method="PUBLISH")
-    _queue(booking.patient_email, subject, body, name, ics_text)
+    _booking_mail(
+        booking, name, name, to=booking.patient_email, method="PUBLISH", old_start=old_start
+    )
 
 
 def booking_moved_by_practice(booking: Booking, old_start: datetime) -> None:

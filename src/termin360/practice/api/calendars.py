@@ -9,6 +9,7 @@ from pydantic import Field
 from termin360.practice import selectors
 from termin360.practice.api import schemas
 from termin360.practice.api.convert import day_out, slot_response
+from termin360.practice.services import online_refs
 from termin360.practice.services import slots as slot_services
 from termin360.practice.services.lookups import calendar_by_number
 from termin360.webapi.responses import BODY, errors
@@ -45,9 +46,9 @@ def get_week(
     filters: Query[ColumnFilter],
 ) -> list[schemas.DayOut]:
     """Monday to Sunday of the week that contains ``day``."""
-    return [
-        day_out(v) for v in selectors.week_view(calendar_by_number(number), day, filters.columns)
-    ]
+    views = selectors.week_view(calendar_by_number(number), day, filters.columns)
+    online_ids = online_refs.online_booking_ids(a.pk for v in views for a in v.additional)
+    return [day_out(v, online_ids) for v in views]
 
 
 @router.get("/slots/{slot_id}", response={200: schemas.SlotOut, **errors(401, 404, 422)})
