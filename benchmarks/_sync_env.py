@@ -193,6 +193,18 @@ class SyncEnv:
         r.raise_for_status()
         self.staff_token = str(r.json()["token"])
 
+    def start_second_portal(self) -> str:
+        """Another ``portal serve`` process on the same portal database; returns its URL.
+        Bookings made there reach a connector that long-polls the first process through
+        the database (PostgreSQL: LISTEN/NOTIFY)."""
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = self._spawn(
+            "portal-2", ["portal", "serve", "--port", str(port), "--threads", "32"], self.portal_env
+        )
+        wait_healthy(url, proc, self.work / "portal-2.log")
+        return url
+
     def start_job(self) -> subprocess.Popen[bytes]:
         """``termin360 sync job run``; returns once it holds the job lease."""
         from termin360.connector.selectors import sync_state
