@@ -4,6 +4,7 @@ same bookings written directly through the database driver.
 
     python -m benchmarks.portal_load [--backend postgres|sqlite] [--workers 1,2]
         [--concurrency 1,8,32] [--seconds 10] [--threads 16] [--calendars 200]
+        [--profile PATH-OF-PY-SPY]
 
 A fresh database (PostgreSQL: ``createdb`` on 127.0.0.1 as user postgres, dropped at
 the end; SQLite: a temp file) with ``--calendars`` published calendars (two per
@@ -103,6 +104,74 @@ def _serve(workers: int, threads: int, env: dict[str, str], log: Path) -> tuple[
     return proc, url
 
 
+def _profiled(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy (``--profile``: its path) sampling the server ``pid`` and its workers for
+    ``seconds``, written as collapsed stacks."""
+    cmd = [PY_SPY, "record", "--pid", str(pid), "--subprocesses", "--duration"]
+    cmd += [str(int(seconds)), "--format", "raw", "--rate", "100", "--gil", "--nolineno"]
+    cmd += ["--output", str(out)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _frame(frame: str) -> str:
+    """``func (…/site-packages/django/db/x.py)`` → ``django/db/x.py:func``."""
+    name, _sep, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0] if ":" in where else where.rstrip(")")
+    for cut in ("site-packages/", "src/", "lib/python3.11/"):
+        if cut in path:
+            path = path.split(cut, 1)[1]
+    return f"{path}:{name}" if path else name
+
+
+BUCKETS = [  # where the leaf frame of a sample lies → what the time is spent on
+    ("django/db/models/", "Django ORM: building queries and model rows"),
+    ("django/db/backends/", "Django database layer"),
+    ("psycopg", "psycopg (driver)"),
+    ("sqlite3", "sqlite3 (driver)"),
+    ("django/template/", "Django templates"),
+    ("ninja/", "django-ninja"),
+    ("pydantic", "pydantic (validation, JSON)"),
+    ("django/", "Django (request, middleware, rest)"),
+    ("cheroot/", "cheroot (HTTP server)"),
+    ("gunicorn/", "gunicorn (HTTP server)"),
+    ("termin360/", "termin360's own code"),
+    ("zoneinfo", "time zones"),
+    ("json/", "json"),
+]
+
+
+def profile_summary(collapsed: Path, top: int = 14) -> list[str]:
+    """Of the samples that hold the interpreter lock (``--gil``: Python's CPU time): the
+    share per kind of work (by the frame that was running), and termin360's functions
+    by inclusive share."""
+    inclusive: dict[str, int] = {}
+    buckets: dict[str, int] = {}
+    samples = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _sep, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        samples += n
+        frames = [_frame(f) for f in stack.split(";")[1:]]  # [0]: the process
+        for frame in set(frames):
+            if frame.startswith("termin360/") and "/deploy/" not in frame:
+                inclusive[frame] = inclusive.get(frame, 0) + n
+        leaf = frames[-1] if frames else ""
+        label = next((lb for prefix, lb in BUCKETS if prefix in leaf), "other (Python, stdlib)")
+        buckets[label] = buckets.get(label, 0) + n
+    lines = [f"py-spy: {samples} samples holding the interpreter lock", "by kind of work:"]
+    for label, n in sorted(buckets.items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {100 * n / max(samples, 1):5.1f} %  {label}")
+    lines.append("termin360's functions (inclusive):")
+    for frame, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"  {100 * n / max(samples, 1):5.1f} %  {frame}")
+    return lines
+
+
+PY_SPY = ""
+
+
 def _load(plan_file: Path, tmp: Path, **kw: Any) -> dict[str, Any]:
     out = tmp / f"result-{time.monotonic_ns()}.json"
     cmd = [sys.executable, "-m", "benchmarks._load_client", str(plan_file), "--out", str(out)]
@@ -147,11 +216,16 @@ def run(args: argparse.Namespace, work: Path, report: Report) -> None:
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     top = max(args.concurrency)
+    profiles: dict[int, list[str]] = {}
     for workers in args.workers:
         proc, url = _serve(workers, args.threads, env, work / f"serve-{workers}.log")
         try:
             _load(plan_file, work, mode="http", base=url, concurrency=4, seconds=2, work="slots")
             for conc in args.concurrency:
+                spy = None
+                if args.profile and conc == top:
+                    stacks = work / f"book-{workers}.txt"
+                    spy = _profiled(proc.pid, args.seconds, stacks)
                 result = _load(
                     plan_file,
                     work,
@@ -163,6 +237,9 @@ def run(args: argparse.Namespace, work: Path, report: Report) -> None:
                     slots=next_range(),
                 )
                 report.row("book", str(workers), conc, result)
+                if spy is not None:
+                    spy.wait(timeout=60)
+                    profiles[workers] = profile_summary(stacks)
             result = _load(
                 plan_file,
                 work,
@@ -188,6 +265,11 @@ def run(args: argparse.Namespace, work: Path, report: Report) -> None:
             )
             report.row("driver", "–", conc, result)
     _ratios(report, args)
+    for workers, lines in profiles.items():
+        report.say()
+        report.say(f"where a booking's time goes ({workers} worker(s), concurrency {top}):")
+        for line in lines:
+            report.say(line)
 
 
 def _ratios(report: Report, args: argparse.Namespace) -> None:
@@ -221,7 +303,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--calendars", type=int, default=200)
     parser.add_argument("--patients", type=int, default=64)
+    parser.add_argument(
+        "--profile",
+        default="",
+        metavar="PY_SPY",
+        help="path of a py-spy binary: sample the server during the busiest booking phase",
+    )
     args = parser.parse_args()
+    global PY_SPY
+    PY_SPY = args.profile
     args.workers = [int(x) for x in args.workers.split(",")]
     args.concurrency = [int(x) for x in args.concurrency.split(",")]
     report = Report()
