@@ -255,7 +255,7 @@ def test_openapi_document_lists_the_api(client: Client) -> None:
 
 
 def test_next_free_slot_beyond_a_fully_booked_first_week(world: World, client: Client) -> None:
-    """Search looks at the first week first, then at the whole horizon."""
+    """The next free slot is searched for over the whole horizon, not only the first week."""
     from termin360.portal.services import practices
 
     today = datetime.now(tz=BERLIN).date()

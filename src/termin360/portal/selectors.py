@@ -1,9 +1,11 @@
 """Reads of the portal: doctor search with the next free slot (P2), a doctor's slots,
 and how a calendar's typed hours compare with the practice calendar's grid (S14).
 
-Search computes the next free slot only for the page of results it returns and loads
-what blocks time (absences, busy times, bookings) for all of them in three queries,
-so its cost follows the page size, not the number of calendars.
+Search finds one page of calendars and the number of all matches in one query, with
+each calendar's version; the next free slot of each comes from the calendar's snapshot
+(``services.availability_cache``), and the calendars without a current one are loaded
+together in a handful of queries — so a search's cost follows the page size, not the
+number of calendars, and a repeated one costs one query.
 """
 
 from __future__ import annotations
@@ -12,28 +14,22 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet, Window
 from django.utils import timezone
 
 from termin360.core.intervals import Interval
 from termin360.core.names import normalize_name
 from termin360.portal.domain import visit_types as visit_type_rules
-from termin360.portal.domain.availability import CalendarRules, next_free_slot
 from termin360.portal.domain.practice_hours import days_differing
 from termin360.portal.models import (
     Doctor,
     OnlineCalendar,
     VisitType,
 )
-from termin360.portal.services.availability import (
-    blocked_by_calendar,
-    practice_slots_by_day,
-    rules_of,
-)
+from termin360.portal.services.availability import practice_slots_by_day, rules_of
+from termin360.portal.services.availability_cache import availability_of, with_version
 
 MAX_PAGE = 50
-# Days searched first for a result's next free slot (see search_doctors).
-FIRST_WINDOW_DAYS = 7
 
 
 @dataclass
@@ -70,9 +66,12 @@ def _matching(specialty: str, place: str, name: str, insurance: str) -> QuerySet
     for term in normalize_name(name).split():
         qs = qs.filter(doctor__search_key__contains=term)
     if insurance:
-        qs = qs.filter(
-            Q(visit_types__active=True) & Q(visit_types__insurances__contains=insurance)
-        ).distinct()
+        # EXISTS, not a join: a calendar with two such types is still one row, so the page
+        # query needs no DISTINCT and can count the matches in the same go.
+        offered = VisitType.objects.filter(
+            calendar=OuterRef("pk"), active=True, insurances__contains=insurance
+        )
+        qs = qs.filter(Exists(offered))
     return qs.order_by("doctor__last_name", "doctor__first_name", "pk")
 
 
@@ -95,25 +94,15 @@ def search_doctors(
     now = now or timezone.now()
     limit = max(1, min(limit, MAX_PAGE))
     qs = _matching(specialty, place, name, insurance)
-    total = qs.count()
-    page = list(qs.prefetch_related("hours", "visit_types")[offset : offset + limit])
+    page = list(with_version(qs).annotate(matches=Window(Count("pk")))[offset : offset + limit])
     if not page:
-        return total, []
-    # Most calendars have a free slot within days: load the first week's blocked time for
-    # the page, and the whole horizon only for calendars that have nothing in that week
-    # (loading 12 weeks of bookings for 20 calendars was most of a search's time).
-    ids = [c.pk for c in page]
-    blocked = blocked_by_calendar(
-        ids, now - timedelta(days=1), now + timedelta(days=FIRST_WINDOW_DAYS + 2)
-    )
+        return (qs.count() if offset else 0), []
+    total = int(page[0].matches)
+    snapshots = availability_of(page, now=now)
     results = []
-    pending: list[tuple[SearchResult, CalendarRules, int]] = []
     for cal in page:
-        types = [
-            vt
-            for vt in cal.visit_types.all()
-            if vt.active and (not insurance or vt.allows(insurance))
-        ]
+        snapshot = snapshots[cal.pk]
+        types = [vt for vt in snapshot.visit_types if not insurance or vt.allows(insurance)]
         existing = known_to is not None and cal.doctor.practice_id in known_to
         open_types = visit_type_rules.for_patients(types, existing=existing)
         preferred = visit_type_rules.preferred(open_types, cal.default_visit_type_id)
@@ -122,28 +111,8 @@ def search_doctors(
             if preferred is not None
             else min((vt.duration_minutes for vt in types), default=None)
         )
-        result = SearchResult(cal.doctor, cal, types, None, preferred)
-        results.append(result)
-        if shortest is None:
-            continue
-        rules = rules_of(cal, now=now)
-        first_week = replace(rules, horizon_days=min(rules.horizon_days, FIRST_WINDOW_DAYS))
-        result.next_free = next_free_slot(
-            first_week, now=now, duration_minutes=shortest, blocked=blocked[cal.pk]
-        )
-        if result.next_free is None and rules.horizon_days > FIRST_WINDOW_DAYS:
-            pending.append((result, rules, shortest))
-    if pending:
-        horizon = max(rules.horizon_days for _, rules, _ in pending)
-        blocked = blocked_by_calendar(
-            [r.calendar.pk for r, _, _ in pending],
-            now - timedelta(days=1),
-            now + timedelta(days=horizon + 2),
-        )
-        for result, rules, shortest in pending:
-            result.next_free = next_free_slot(
-                rules, now=now, duration_minutes=shortest, blocked=blocked[result.calendar.pk]
-            )
+        next_free = snapshot.next_free(shortest, now) if shortest is not None else None
+        results.append(SearchResult(cal.doctor, cal, types, next_free, preferred))
     return total, results
 
 

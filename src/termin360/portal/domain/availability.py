@@ -21,7 +21,8 @@ send offers nothing; weekly hours and ``slot_minutes`` do not count for such a c
 
 The blocked intervals are sorted and merged once; each day's candidate starts
 are then swept against them in order, so a search costs O(slots + blocked),
-not their product.
+not their product. A caller that searches one calendar many times between changes
+merges once for all of them (:class:`BlockedTime`).
 """
 
 from __future__ import annotations
@@ -85,6 +86,24 @@ class CalendarRules:
             raise ValueError("the lead time must not be negative")
 
 
+@dataclass(frozen=True, slots=True)
+class BlockedTime:
+    """Blocked intervals merged once — sorted, disjoint, not touching, in UTC — so that
+    the same blocked time can be searched again and again without merging it each time."""
+
+    starts: tuple[datetime, ...]
+    ends: tuple[datetime, ...]
+
+    @classmethod
+    def of(cls, blocked: Iterable[Interval]) -> BlockedTime:
+        starts, ends = _merged_utc(blocked)
+        return cls(tuple(starts), tuple(ends))
+
+
+# What a search may be given as blocked time: intervals as they come, or merged already.
+Blocked = Iterable[Interval] | BlockedTime
+
+
 def free_slots(
     rules: CalendarRules,
     *,
@@ -92,7 +111,7 @@ def free_slots(
     first_day: date,
     last_day: date,
     duration_minutes: int,
-    blocked: Iterable[Interval],
+    blocked: Blocked,
 ) -> list[Interval]:
     """Free slots for a visit of ``duration_minutes`` on the local days ``first_day``–``last_day``.
 
@@ -110,7 +129,7 @@ def free_slots_by_day(
     first_day: date,
     last_day: date,
     duration_minutes: int,
-    blocked: Iterable[Interval],
+    blocked: Blocked,
 ) -> dict[date, list[Interval]]:
     """:func:`free_slots` grouped by local day; every day of the range is a key, if empty."""
     search = _Search.prepare(rules, now, first_day, last_day, duration_minutes, blocked)
@@ -127,7 +146,7 @@ def next_free_slot(
     *,
     now: datetime,
     duration_minutes: int,
-    blocked: Iterable[Interval],
+    blocked: Blocked,
 ) -> Interval | None:
     """The first free slot within the booking horizon, or ``None``; stops at the first hit."""
     today = _today(rules, now)
@@ -142,7 +161,7 @@ def free_slot_at(
     now: datetime,
     start: datetime,
     duration_minutes: int,
-    blocked: Iterable[Interval],
+    blocked: Blocked,
 ) -> Interval | None:
     """The free slot starting exactly at ``start``, or ``None`` if that time cannot be booked.
 
@@ -173,8 +192,8 @@ class _Search:
     last_day: date
     earliest: datetime
     duration: timedelta
-    busy_starts: list[datetime]
-    busy_ends: list[datetime]
+    busy_starts: Sequence[datetime]
+    busy_ends: Sequence[datetime]
 
     @classmethod
     def prepare(
@@ -184,14 +203,18 @@ class _Search:
         first_day: date,
         last_day: date,
         duration_minutes: int,
-        blocked: Iterable[Interval],
+        blocked: Blocked,
     ) -> _Search:
         if duration_minutes <= 0:
             raise ValueError("a visit must last at least one minute")
         if first_day > last_day:
             raise ValueError("the last day lies before the first")
         today = _today(rules, now)
-        busy_starts, busy_ends = _merged_utc(blocked)
+        if isinstance(blocked, BlockedTime):
+            busy_starts: Sequence[datetime] = blocked.starts
+            busy_ends: Sequence[datetime] = blocked.ends
+        else:
+            busy_starts, busy_ends = _merged_utc(blocked)
         return cls(
             rules=rules,
             first_day=max(first_day, today),

@@ -1,12 +1,16 @@
 """Free slots of an online calendar: loads what blocks time — and, for a calendar that
 takes its hours from the practice (S14), the bookable slots the connector sent — and asks
-the pure ``domain.availability`` for the rest."""
+the pure ``domain.availability`` for the rest.
+
+These reads go to the database every time; booking, moving and the waiting list decide
+with them. What patients only look at (search, a doctor's slots) is read through
+``availability_cache``, which keeps what these functions load per calendar version."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -41,15 +45,25 @@ def rules_of(calendar: OnlineCalendar, *, now: datetime | None = None) -> Calend
         practice_days = practice_slots_by_day(
             calendar, today, today + timedelta(days=calendar.horizon_days)
         )
+    return rules_from(
+        calendar, ((h.weekday, h.start, h.end) for h in calendar.hours.all()), practice_days
+    )
+
+
+def rules_from(
+    calendar: OnlineCalendar,
+    hours: Iterable[tuple[int, time, time]],
+    practice_days: Mapping[date, Sequence[Interval]] | None,
+) -> CalendarRules:
+    """The rules of ``calendar`` with its weekly ``hours`` (weekday, start, end) and, if it
+    takes its hours from the practice, the bookable slots per day (``practice_days``)."""
     return CalendarRules(
-        zone=zone,
+        zone=ZoneInfo(calendar.doctor.practice.time_zone),
         slot_minutes=calendar.slot_minutes,
-        hours=tuple(
-            WeeklyHours(weekday=h.weekday, start=h.start, end=h.end) for h in calendar.hours.all()
-        ),
+        hours=tuple(WeeklyHours(weekday=d, start=a, end=b) for d, a, b in hours),
         horizon_days=calendar.horizon_days,
         lead_minutes=calendar.lead_minutes,
-        practice_days=practice_days,
+        practice_days=practice_days if calendar.hours_from_practice else None,
     )
 
 
@@ -74,32 +88,46 @@ def blocked_by_calendar(
     """Absences, busy times pushed by the practice, time held for a practice action (S9
     claims) and active bookings in [start, end), per calendar — four queries however
     many calendars (search loads a page at once)."""
+    blocked, _holds_end = blocked_and_hold_ends(
+        calendar_ids, start, end, exclude_booking=exclude_booking
+    )
+    return blocked
+
+
+def blocked_and_hold_ends(
+    calendar_ids: list[int], start: datetime, end: datetime, *, exclude_booking: int | None = None
+) -> tuple[dict[int, list[Interval]], dict[int, datetime]]:
+    """``blocked_by_calendar``, and per calendar when the first S9 hold among them runs out
+    (its claim's lease): from then on that time is free again without any write."""
     blocked: dict[int, list[Interval]] = defaultdict(list)
+    holds_end: dict[int, datetime] = {}
     bookings = Booking.objects.filter(
         calendar_id__in=calendar_ids, status=Booking.Status.ACTIVE, start__lt=end, end__gt=start
     )
     if exclude_booking is not None:
         bookings = bookings.exclude(pk=exclude_booking)
-    for cal_id, s, e in bookings.values_list("calendar_id", "start", "end"):
+    # No ORDER BY (Booking is ordered by start): the domain merges the intervals anyway.
+    for cal_id, s, e in bookings.order_by().values_list("calendar_id", "start", "end"):
         blocked[cal_id].append(Interval(s, e))
     busy = BusyInterval.objects.filter(calendar_id__in=calendar_ids, start__lt=end, end__gt=start)
     for cal_id, s, e in busy.values_list("calendar_id", "start", "end"):
         blocked[cal_id].append(Interval(s, e))
     holds = Hold.objects.filter(active_holds(calendar_ids, start, end))
-    for cal_id, s, e in holds.values_list("calendar_id", "start", "end"):
+    for cal_id, s, e, lease in holds.values_list(
+        "calendar_id", "start", "end", "claim__expires_at"
+    ):
         blocked[cal_id].append(Interval(s, e))
+        holds_end[cal_id] = min(lease, holds_end.get(cal_id, lease))
     # Absences are whole local days; a day either side covers any zone's offset.
     absences = Absence.objects.filter(
         calendar_id__in=calendar_ids,
         last_day__gte=start.date() - timedelta(days=1),
         first_day__lte=end.date() + timedelta(days=1),
-    ).select_related("calendar__doctor__practice")
-    for a in absences:
-        tz = ZoneInfo(a.calendar.doctor.practice.time_zone)
-        blocked[a.calendar_id].append(
-            Interval(day_bounds_utc(a.first_day, tz)[0], day_bounds_utc(a.last_day, tz)[1])
-        )
-    return blocked
+    ).values_list("calendar_id", "first_day", "last_day", "calendar__doctor__practice__time_zone")
+    for cal_id, first, last, zone in absences:
+        tz = ZoneInfo(zone)
+        blocked[cal_id].append(Interval(day_bounds_utc(first, tz)[0], day_bounds_utc(last, tz)[1]))
+    return blocked, holds_end
 
 
 def blocked_intervals(

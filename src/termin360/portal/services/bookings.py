@@ -127,7 +127,7 @@ def existing_practice_ids(patient: PatientProfile | None) -> set[int]:
     rows = Booking.objects.filter(patient=patient).filter(
         Q(status=Booking.Status.ACTIVE) | Q(start__lt=timezone.now())
     )
-    return set(rows.values_list("calendar__doctor__practice_id", flat=True).distinct())
+    return set(rows.order_by().values_list("calendar__doctor__practice_id", flat=True).distinct())
 
 
 def _check_visit_rules(patient: PatientProfile, calendar: OnlineCalendar, vt: VisitType) -> None:

@@ -35,6 +35,7 @@ from termin360.portal.models import (
     VisitType,
 )
 from termin360.portal.services import availability, bookings
+from termin360.portal.services.availability_cache import availability_of, with_version
 
 PAGE_SIZE = 20
 DAYS_SHOWN = 7
@@ -176,7 +177,7 @@ def search(request: HttpRequest) -> HttpResponse:
 
 def _published_calendar(calendar_id: int) -> OnlineCalendar:
     calendar = (
-        OnlineCalendar.objects.public()
+        with_version(OnlineCalendar.objects.public())
         .select_related("doctor__practice", "doctor__location")
         .filter(pk=calendar_id)
         .first()
@@ -184,10 +185,6 @@ def _published_calendar(calendar_id: int) -> OnlineCalendar:
     if calendar is None:
         raise Http404(_("This online calendar does not exist or is not published."))
     return calendar
-
-
-def _today(tz: ZoneInfo) -> date:
-    return timezone.now().astimezone(tz).date()
 
 
 def shown_week(calendar: OnlineCalendar, requested: str, today: date) -> tuple[date, date, date]:
@@ -207,7 +204,9 @@ def doctor(request: HttpRequest, calendar_id: int) -> HttpResponse:
     calendar = _published_calendar(calendar_id)
     tz = _zone(calendar)
     patient = _patient(request)
-    types = list(calendar.visit_types.filter(active=True))
+    now = timezone.now()
+    snapshot = availability_of([calendar], now=now)[calendar.pk]
+    types = list(snapshot.visit_types)
     insurance = patient.insurance if patient else request.GET.get("insurance", "")
     if insurance in Insurance.values:
         types = [vt for vt in types if vt.allows(insurance)] or types
@@ -216,12 +215,11 @@ def doctor(request: HttpRequest, calendar_id: int) -> HttpResponse:
     # for new or existing patients only, unless it is the only one she may book.
     if chosen is None and types:
         chosen = bookings.preferred_visit_type(patient, calendar, types)
-    now = timezone.now()
-    today = _today(tz)
+    today = now.astimezone(tz).date()
     first, last, last_bookable = shown_week(calendar, request.GET.get("from", ""), today)
     days: list[dict[str, Any]] = []
     if chosen is not None:
-        by_day = availability.slots_by_day(calendar, first, last, chosen.duration_minutes)
+        by_day = snapshot.free_by_day(first, last, chosen.duration_minutes, now)
         for offset in range(DAYS_SHOWN):
             day = first + timedelta(days=offset)
             days.append(
