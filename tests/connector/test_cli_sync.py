@@ -55,7 +55,6 @@ def cli(monkeypatch: pytest.MonkeyPatch, checking_portal: FakePortal) -> Callabl
     """Run ``termin360 sync …`` in this process, on the test database, wide tables; the
     portal it asks is ``checking_portal``."""
     for module in (sync, sync_bookings, sync_job):
-        monkeypatch.setattr(module, "migrate", lambda: None)
         monkeypatch.setattr(module, "out", Console(width=200))
         monkeypatch.setattr(module, "err", Console(width=200, stderr=True))
     runner = CliRunner()
@@ -159,12 +158,10 @@ def test_s1_config_saves_nothing_the_portal_refuses_and_offline_saves_unchecked(
 
 
 def test_s1_a_calendar_whose_columns_span_locations_cannot_be_mapped(
-    cli: Callable[..., Any], practice: Practice, monkeypatch: pytest.MonkeyPatch
+    cli: Callable[..., Any], practice: Practice
 ) -> None:
-    from termin360.cli import practice as practice_cli
     from termin360.practice.services.setup import create_location
 
-    monkeypatch.setattr(practice_cli, "migrate", lambda: None)
     create_location(name="Karlsruhe")
     runner = CliRunner()
     r = runner.invoke(

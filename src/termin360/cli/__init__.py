@@ -3,32 +3,67 @@
 Groups (SPEC "Interfaces"): ``demo``, ``portal …``, ``practice …``, ``sync …``.
 Each group sets up Django for its own role before it touches a database, so a
 process never mixes the portal's and the practice's data.
+
+A call loads only the group it names (``termin360 sync now`` never imports the portal's
+commands or the demo launcher); the top level's help, an unknown group and ``demo``
+load them all. ``app`` — every group — is built on first use, for tests that invoke it.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import Any
 
 import typer
 from typer._click import exceptions as click_errors
 
 from termin360.cli import german
+from termin360.cli.django_setup import collector_paused
 
 german.install()
 
-from termin360.cli import demo, portal, practice, sync  # noqa: E402  (after the German texts)
+HELP = "termin360 – Online-Terminbuchung mit 360°-Abgleich in den Praxiskalender."
+# The groups in the order the help lists them: name → module (its ``app`` is the group).
+GROUPS = {
+    "portal": "termin360.cli.portal",
+    "practice": "termin360.cli.practice",
+    "sync": "termin360.cli.sync",
+}
 
-app = typer.Typer(
-    rich_markup_mode="markdown",
-    help="termin360 – Online-Terminbuchung mit 360°-Abgleich in den Praxiskalender.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.add_typer(portal.app, name="portal")
-app.add_typer(practice.app, name="practice")
-app.add_typer(sync.app, name="sync")
-app.command("demo")(demo.demo)
+
+def build(groups: list[str] | None = None) -> typer.Typer:
+    """The command with ``groups`` (all of them, and ``demo``, when ``None``)."""
+    command = typer.Typer(
+        rich_markup_mode="markdown",
+        help=HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for name in GROUPS if groups is None else groups:
+        command.add_typer(importlib.import_module(GROUPS[name]).app, name=name)
+    if groups is None:
+        from termin360.cli import demo
+
+        command.command("demo")(demo.demo)
+    return command
+
+
+def for_arguments(args: list[str]) -> typer.Typer:
+    """The command as far as ``args`` need it: one group when they start with its name."""
+    if args and args[0] in GROUPS:
+        return build([args[0]])
+    return build()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # every group, built once; Typer's own texts German at once, as
+        german.translate_help_texts()  # a test's runner may draw them without help
+        full = build()
+        globals()["app"] = full
+        return full
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def database_outage(exc: BaseException) -> str | None:
@@ -45,8 +80,10 @@ def database_outage(exc: BaseException) -> str | None:
 def main() -> None:
     """Run the command; a usage error is one German line on stderr (exit 2), not a box;
     so is a busy or unreachable database (exit 1)."""
+    with collector_paused():
+        command = for_arguments(sys.argv[1:])
     try:
-        code = app(standalone_mode=False)
+        code = command(standalone_mode=False)
     except click_errors.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "termin360"
         typer.echo(f"Fehler: {german.error(exc.format_message())} Hilfe: {where} --help", err=True)

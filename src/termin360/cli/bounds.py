@@ -12,3 +12,4 @@ PORT = {"min": 1, "max": 65535}
 THREADS = {"min": 1, "max": 1024}
 SEED = {"min": 0, "max": 2**63 - 1}
 POLL_SECONDS = {"min": 0.1, "max": 3600.0}
+WORKERS = {"min": 1, "max": 64}

@@ -225,6 +225,10 @@ def demo(
             # machine this takes minutes, and the newcomer sees it move.
             out.print(f"Lege Demo-Daten an ({label}) …")
             subprocess.run(_cli(role, "demo-data"), env=env, check=True)
+        else:
+            # A demo of an older version: the commands below work only on a current
+            # schema (they check it, they do not migrate).
+            subprocess.run(_cli(role, "migrate"), env=env, check=True, capture_output=True)
     procs: list[tuple[str, subprocess.Popen[bytes]]] = [
         ("Portal", subprocess.Popen(_cli("portal", "serve", "--port", str(portal_port)), env=env)),
     ]

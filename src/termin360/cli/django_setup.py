@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -15,6 +16,20 @@ err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a block imports: starting a command creates
+    hundreds of thousands of objects that all stay alive, and the collector would walk
+    them again and again (about a tenth of a command's start-up). Restored after it."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def setup(role: str) -> None:
     module = f"termin360.deploy.{role}.settings"
     current = os.environ.get("DJANGO_SETTINGS_MODULE")
@@ -26,7 +41,8 @@ def setup(role: str) -> None:
     from termin360.deploy.env import ConfigError
 
     try:
-        django.setup()
+        with collector_paused():
+            django.setup()
     except ConfigError as exc:
         err.print(f"[red]Konfigurationsfehler:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -36,6 +52,39 @@ def migrate(verbosity: int = 0) -> None:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=verbosity)
+
+
+# Whose database a role's commands work on, for the message about a schema behind.
+DATABASE_OF = {"practice": "des Praxiskalenders", "portal": "des Portals"}
+
+
+def ensure_schema(role: str) -> None:
+    """Make sure the database fits this code, cheaply (``deploy.schema``: one query, no
+    migration imported). A new, empty database is set up at once — the first command on
+    a fresh data directory works as ``init`` would. A database with migrations still to
+    apply is refused in one line naming ``termin360 <role> migrate``: changing the
+    schema is a deliberate step (``init``, ``migrate``, ``serve``), not a side effect of
+    ``sync list`` while an older server may still be running on it."""
+    from termin360.deploy.schema import pending_migrations
+
+    pending = pending_migrations()
+    if pending is None:
+        migrate()
+        return
+    if pending:
+        count = f"{len(pending)} Migration" + ("en" if len(pending) > 1 else "")
+        err.print(
+            f"[red]Fehler:[/red] Die Datenbank {DATABASE_OF.get(role, role)} ist nicht auf dem "
+            f"neuesten Stand ({count} ausstehend). Zuerst »termin360 {role} migrate« ausführen.",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+
+
+def start(role: str) -> None:
+    """Django for ``role`` on a database whose schema is current (see ``ensure_schema``)."""
+    setup(role)
+    ensure_schema(role)
 
 
 @contextmanager

@@ -5,7 +5,9 @@ English into the code, and renders a few panel titles with ``gettext`` at import
 
 * the panel titles ("Options", "Commands", …) come from the catalogue
   ``cli/locale/de/LC_MESSAGES/termin360-cli.po`` (German whatever the terminal's locale:
-  the rest of the command is German too);
+  the rest of the command is German too); they are set when help is first drawn, since
+  Typer's help machinery (Rich's Markdown, tracebacks) costs a tenth of a second to
+  import and a command that shows no help never needs it;
 * the help option's text and the usage prefix are set where Typer builds them;
 * error messages are translated when ``termin360.cli.main`` prints them, by the
   patterns below (anything unknown stays as Typer wrote it).
@@ -22,7 +24,7 @@ from typing import Any
 
 import typer._click.core
 import typer._click.formatting
-import typer.rich_utils
+import typer.core
 
 LOCALE = Path(__file__).with_name("locale")
 CATALOGUE = gettext.translation("termin360-cli", localedir=LOCALE, languages=["de"], fallback=True)
@@ -57,6 +59,10 @@ _ERRORS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^Got unexpected extra argument\(s\) \((.+)\)$"), r"Unerwartete Angabe: \1"),
     (re.compile(r"^Option '(.+)' requires an argument\.$"), r"Option »\1« braucht einen Wert."),
     (re.compile(r"^Option '(.+)' does not take a value\.$"), r"Option »\1« nimmt keinen Wert."),
+    (
+        re.compile(r"^Invalid value for '(.+?)' \(env var: '(.+?)'\): (.+)$"),
+        r"Ungültiger Wert für »\1«: \3 (Option oder Umgebungsvariable \2)",
+    ),
     (re.compile(r"^Invalid value for '(.+?)': (.+)$"), r"Ungültiger Wert für »\1«: \2"),
     (re.compile(r"^Invalid value: (.+)$"), r"Ungültiger Wert: \1"),
 ]
@@ -80,20 +86,42 @@ _DETAILS: list[tuple[re.Pattern[str], str]] = [
 def error(message: str) -> str:
     """A usage error of Typer's in German (unknown ones as they are)."""
     message = message.strip()
+    # The details first: their patterns reach to the next full stop, which must not be
+    # one the frame below adds.
+    for pattern, german in _DETAILS:
+        message = pattern.sub(german, message)
     for pattern, german in _ERRORS:
         if pattern.match(message):
             message = pattern.sub(german, message)
             break
-    for pattern, german in _DETAILS:
-        message = pattern.sub(german, message)
     return message
 
 
-def install() -> None:
+def translate_help_texts() -> None:
+    """Put the German panel titles into Typer's help module (importing it)."""
+    import typer.rich_utils
+
     for name in _TYPER_CONSTANTS:
         english = getattr(typer.rich_utils, name, None)
         if isinstance(english, str):
             setattr(typer.rich_utils, name, CATALOGUE.gettext(english))
+
+
+def install() -> None:
+    translated = False
+
+    def german_help(original: Any) -> Any:
+        def format_help(self: Any, ctx: Any, formatter: Any) -> Any:
+            nonlocal translated
+            if not translated:
+                translate_help_texts()
+                translated = True
+            return original(self, ctx, formatter)
+
+        return format_help
+
+    for help_class in (typer.core.TyperCommand, typer.core.TyperGroup):
+        help_class.format_help = german_help(help_class.format_help)  # type: ignore[method-assign]
 
     command = typer._click.core.Command
     original_help_option = command.get_help_option

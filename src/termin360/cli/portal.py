@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from termin360.cli import bounds, check
-from termin360.cli.django_setup import migrate, setup
+from termin360.cli import bounds, check, serving
+from termin360.cli.django_setup import migrate, setup, start
 
 app = typer.Typer(
     rich_markup_mode="markdown",
@@ -27,11 +27,27 @@ def init() -> None:
     migrate(verbosity=1)
 
 
+@app.command("migrate")
+def migrate_database() -> None:
+    """Datenbank des Portals auf den neuesten Stand bringen (nach einem Update; wie init).
+
+    Die anderen Befehle ändern eine bestehende Datenbank nicht von selbst: Fehlen ihr
+    Migrationen, sagen sie es und nennen diesen Befehl. `serve` migriert beim Start."""
+    setup("portal")
+    migrate(verbosity=1)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Adresse, an der der Server lauscht")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port", **bounds.PORT)] = 8000,
-    threads: Annotated[int, typer.Option(help="Anzahl Arbeits-Threads", **bounds.THREADS)] = 16,
+    workers: serving.Workers = 1,
+    threads: Annotated[
+        int,
+        typer.Option(
+            envvar="TERMIN360_THREADS", help="Arbeits-Threads je Prozess", **bounds.THREADS
+        ),
+    ] = 16,
     tls_cert: Annotated[
         str, typer.Option(envvar="TERMIN360_TLS_CERT", help="TLS-Zertifikat (PEM) für HTTPS")
     ] = "",
@@ -39,28 +55,47 @@ def serve(
         str, typer.Option(envvar="TERMIN360_TLS_KEY", help="Schlüssel zum TLS-Zertifikat (PEM)")
     ] = "",
 ) -> None:
-    """Das Portal (Webseiten, Patienten-API und Sync-API) starten."""
-    setup("portal")
-    migrate()
-    from termin360.deploy.portal.wsgi import application
-    from termin360.deploy.server import ServerConfigError, serve_wsgi
-    from termin360.portal.services.sync_feed import stop_waiting
+    """Das Portal (Webseiten, Patienten-API und Sync-API) starten.
 
+    Mit `--workers N` (ab 2) als N Prozesse an einem Port, für den Betrieb hinter einem
+    Reverse-Proxy (docs/deploy.md). Der E-Mail-Versand läuft getrennt davon:
+    `termin360 portal worker`."""
+    setup("portal")
+    # The settings first: a server that cannot work should not touch the schema.
+    long_polls = serving.long_poll_limit(threads)
+    # One connection per process beyond its pool: the change feed's LISTEN (long polls).
+    most = serving.check_connections(workers=workers, extra_per_process=1)
+    migrate()
+    from termin360.deploy.dbpool import use_pool
+    from termin360.deploy.portal.wsgi import application
+    from termin360.deploy.server import ServerConfigError
+    from termin360.deploy.server import serve as serve_forever
+    from termin360.portal.services.sync_feed import set_long_poll_limit, stop_waiting
+
+    set_long_poll_limit(long_polls)  # before the workers fork: each inherits it
     scheme = "https" if tls_cert else "http"
 
     def ready() -> None:
         out.print(f"Portal läuft auf {scheme}://{host}:{port}/  (API: /api/v1/docs)")
+        if workers > 1:
+            out.print(
+                serving.describe(
+                    workers=workers, threads=threads, connections=most, long_polls=long_polls
+                )
+            )
 
     try:
-        serve_wsgi(
+        serve_forever(
             application,
             host=host,
             port=port,
+            workers=workers,
             threads=threads,
             tls_cert=tls_cert,
             tls_key=tls_key,
             on_ready=ready,
             before_stop=stop_waiting,
+            in_worker=use_pool,
         )
     except ServerConfigError as exc:
         out.print(f"[red]Fehler:[/red] {exc}")
@@ -71,8 +106,7 @@ def serve(
 def demo_data() -> None:
     """Demo-Daten anlegen: Praxen, Ärzte verschiedener Fachrichtungen in mehreren Städten,
     veröffentlichte Online-Kalender, Demo-Logins."""
-    setup("portal")
-    migrate()
+    start("portal")
     from termin360.cli.django_setup import user_errors
     from termin360.portal.demo_data import load_demo_data
 
@@ -118,8 +152,7 @@ def api_key(
 ) -> None:
     """Einen API-Schlüssel für den Connector einer Praxis ausgeben (P1). Der Schlüssel wird
     nur dieses eine Mal angezeigt; im Portal ist nur sein Hash gespeichert."""
-    setup("portal")
-    migrate()
+    start("portal")
     from termin360.cli.django_setup import err
     from termin360.portal.models import OnlineCalendar, Practice
     from termin360.portal.services import practices
@@ -159,8 +192,7 @@ def add_operator(
 
     if password is None:
         password = _ask_password()
-    setup("portal")
-    migrate()
+    start("portal")
     from termin360.cli.django_setup import user_errors
     from termin360.portal.services import operators
 

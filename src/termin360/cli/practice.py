@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from termin360.cli import bounds, check
-from termin360.cli.django_setup import migrate, run, setup, user_errors
+from termin360.cli import bounds, check, serving
+from termin360.cli.django_setup import migrate, run, setup, start, user_errors
 
 app = typer.Typer(
     rich_markup_mode="markdown",
@@ -76,11 +76,27 @@ def init() -> None:
     migrate(verbosity=1)
 
 
+@app.command("migrate")
+def migrate_database() -> None:
+    """Datenbank des Praxiskalenders auf den neuesten Stand bringen (nach einem Update; wie init).
+
+    Die anderen Befehle ändern eine bestehende Datenbank nicht von selbst: Fehlen ihr
+    Migrationen, sagen sie es und nennen diesen Befehl. `serve` migriert beim Start."""
+    setup("practice")
+    migrate(verbosity=1)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Adresse, an der der Server lauscht")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port", **bounds.PORT)] = 8001,
-    threads: Annotated[int, typer.Option(help="Anzahl Arbeits-Threads", **bounds.THREADS)] = 8,
+    workers: serving.Workers = 1,
+    threads: Annotated[
+        int,
+        typer.Option(
+            envvar="TERMIN360_THREADS", help="Arbeits-Threads je Prozess", **bounds.THREADS
+        ),
+    ] = 8,
     tls_cert: Annotated[
         str, typer.Option(envvar="TERMIN360_TLS_CERT", help="TLS-Zertifikat (PEM) für HTTPS")
     ] = "",
@@ -89,12 +105,18 @@ def serve(
     ] = "",
 ) -> None:
     """Den Praxiskalender (Web-Oberfläche und API) starten — und, wenn eingeschaltet
-    (`termin360 sync job on`), den Abgleich mit dem Portal im Hintergrund."""
+    (`termin360 sync job on`), den Abgleich mit dem Portal im Hintergrund.
+
+    Mit `--workers N` (ab 2) als N Prozesse an einem Port; der Abgleich läuft auch dann
+    nur einmal."""
     setup("practice")
+    most = serving.check_connections(workers=workers, extra_per_process=0)
     migrate()
     from termin360.cli.sync_autostart import JobSupervisor, start_job_if_autostart
+    from termin360.deploy.dbpool import use_pool
     from termin360.deploy.practice.wsgi import application
-    from termin360.deploy.server import ServerConfigError, serve_wsgi
+    from termin360.deploy.server import ServerConfigError
+    from termin360.deploy.server import serve as serve_forever
 
     scheme = "https" if tls_cert else "http"
     job: JobSupervisor | None = None
@@ -102,6 +124,12 @@ def serve(
     def ready() -> None:
         nonlocal job
         out.print(f"Praxiskalender läuft auf {scheme}://{host}:{port}/  (API: /api/v1/docs)")
+        if workers > 1:
+            out.print(
+                serving.describe(
+                    workers=workers, threads=threads, connections=most, long_polls=None
+                )
+            )
         job = start_job_if_autostart(out)
 
     def stopped() -> None:
@@ -109,15 +137,17 @@ def serve(
             job.stop()
 
     try:
-        serve_wsgi(
+        serve_forever(
             application,
             host=host,
             port=port,
+            workers=workers,
             threads=threads,
             tls_cert=tls_cert,
             tls_key=tls_key,
             on_ready=ready,
             on_stop=stopped,
+            in_worker=use_pool,
         )
     except ServerConfigError as exc:
         out.print(f"[red]Fehler:[/red] {exc}")
@@ -148,8 +178,7 @@ def add_staff(
     """Ein Mitarbeiterkonto anlegen (Login für Web-Oberfläche und API)."""
     if password is None:
         password = _ask_password()
-    setup("practice")
-    migrate()
+    start("practice")
     from django.contrib.auth import get_user_model
     from django.contrib.auth.password_validation import validate_password
     from django.core.exceptions import ValidationError
@@ -173,8 +202,7 @@ def add_location(
     time_zone: Annotated[str, typer.Option()] = "Europe/Berlin",
 ) -> None:
     """Einen Praxisstand anlegen."""
-    setup("practice")
-    migrate()
+    start("practice")
     from termin360.practice.services.setup import create_location
 
     loc = run(lambda: create_location(name=name, address=address, time_zone=time_zone))
@@ -188,8 +216,7 @@ def add_calendar(
     location: Annotated[int, typer.Option(help="id des Praxisstands", **bounds.ID)],
 ) -> None:
     """Einen Terminkalender (Nummer, Name) an einem Praxisstand anlegen."""
-    setup("practice")
-    migrate()
+    start("practice")
     from termin360.practice.services.setup import create_calendar
 
     cal = run(lambda: create_calendar(number=number, name=name, location_id=location))
@@ -210,8 +237,7 @@ def add_column(
     ] = None,
 ) -> None:
     """Eine Spalte (Nummer, Name) in einem Terminkalender anlegen."""
-    setup("practice")
-    migrate()
+    start("practice")
     from termin360.practice.models import Location
     from termin360.practice.services.lookups import calendar_by_number
     from termin360.practice.services.setup import create_column
@@ -244,8 +270,7 @@ def set_template(
     rule: Annotated[list[str], typer.Option(help="z. B. 'Mo-Fr 08:00-12:00/15'; mehrfach")],
 ) -> None:
     """Die Wochenvorlage einer Spalte festlegen (ersetzt die bisherige)."""
-    setup("practice")
-    migrate()
+    start("practice")
     from termin360.practice.domain.grid import TemplateRule
     from termin360.practice.services.lookups import calendar_by_number, column_by_number
     from termin360.practice.services.setup import set_template as set_rules
@@ -276,8 +301,7 @@ def generate_grid(
     ] = False,
 ) -> None:
     """Das Terminraster eines Jahrgangs erzeugen oder bearbeiten."""
-    setup("practice")
-    migrate()
+    start("practice")
     from termin360.practice.domain.grid import year_bounds
     from termin360.practice.services import setup as services
     from termin360.practice.services.lookups import calendar_by_number, column_by_number
@@ -301,8 +325,7 @@ def generate_grid(
 @app.command("list")
 def list_calendars(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Praxisstände, Terminkalender und Spalten auflisten."""
-    setup("practice")
-    migrate()
+    start("practice")
     from termin360.practice.models import Calendar
 
     rows: list[dict[str, Any]] = [
@@ -335,8 +358,7 @@ def demo_data(
     ] = 360,
 ) -> None:
     """Eine realistische Praxis anlegen: 2 Praxisstände, 3 Kalender, Raster, 200 Patienten, …"""
-    setup("practice")
-    migrate()
+    start("practice")
     from termin360.practice.demo_data import load_demo_data
 
     with user_errors():

@@ -12,15 +12,18 @@ import re
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from termin360.cli import bounds, sync_bookings, sync_job
-from termin360.cli.django_setup import migrate, setup, user_errors
+from termin360.cli.django_setup import collector_paused, user_errors
+from termin360.cli.django_setup import start as django_start
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 app = typer.Typer(
     rich_markup_mode="markdown",
@@ -40,8 +43,7 @@ NOT_YET = "—"
 
 def start() -> None:
     """Django with the practice's settings and an up-to-date database."""
-    setup("practice")
-    migrate()
+    django_start("practice")
 
 
 def parse_mapping(text: str) -> tuple[int, int, int]:
@@ -283,9 +285,10 @@ def tls(
 def now(as_json: Annotated[bool, typer.Option("--json", help="als JSON ausgeben")] = False) -> None:
     """Einmal abgleichen, in beide Richtungen (TMEX), mit Anzahl je Richtung."""
     start()
-    from termin360.connector.portal_client import PortalError
-    from termin360.connector.services import config as services
-    from termin360.connector.services.rounds import sync_round
+    with collector_paused():  # the connector's services and its HTTP client
+        from termin360.connector.portal_client import PortalError
+        from termin360.connector.services import config as services
+        from termin360.connector.services.rounds import sync_round
 
     with user_errors():
         client = services.client_from_config()
@@ -307,6 +310,8 @@ def now(as_json: Annotated[bool, typer.Option("--json", help="als JSON ausgeben"
 
 
 def _progress() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=out
     )

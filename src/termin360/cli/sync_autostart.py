@@ -4,6 +4,7 @@ is on, or detached by ``termin360 sync job on``.
 The job is ``python -m termin360 sync job run`` in both cases — one code path; its
 output goes to ``$TERMIN360_DATA_DIR/sync-job.log``. As a child of ``practice serve``
 it is told the server's pid and ends by itself if the server dies without stopping it.
+With ``--workers N`` the supervisor runs once, in gunicorn's master, not in a worker.
 """
 
 from __future__ import annotations
@@ -18,6 +19,17 @@ from pathlib import Path
 from typing import Any
 
 STOP_TIMEOUT_SECONDS = 10
+
+# The supervisor's thread reads the database in a process that may fork (gunicorn's
+# master starting a worker): a fork in the middle of a query would hand the child a
+# connection in use. So each look at the database holds this lock and closes its
+# connection before letting go, and a fork waits for the lock.
+_database_lock = threading.Lock()
+os.register_at_fork(
+    before=_database_lock.acquire,
+    after_in_parent=_database_lock.release,
+    after_in_child=_database_lock.release,
+)
 
 
 def job_log_path() -> Path:
@@ -82,10 +94,16 @@ class JobSupervisor:
         )
 
     def _should_start(self) -> bool:
+        from django.db import connection
+
         from termin360.connector.selectors import job_is_running, sync_state
 
-        state = sync_state()
-        return state.autostart and not state.stop_requested and not job_is_running(state)
+        with _database_lock:
+            try:
+                state = sync_state()
+                return state.autostart and not state.stop_requested and not job_is_running(state)
+            finally:
+                connection.close()
 
     def _watch(self) -> None:
         from django.db import connection

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from termin360.cli import bounds
-from termin360.cli.django_setup import migrate, setup
+from termin360.cli.django_setup import start
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -149,8 +149,7 @@ def list_bookings(
 
     Mit der Buchungsnummer des Portals; bei Stornierungen steht das Datum der Stornierung
     in der letzten Spalte."""
-    setup("practice")
-    migrate()
+    start("practice")
     from termin360.connector.selectors import online_bookings
 
     names = _online_names()
@@ -262,8 +261,7 @@ def info(
 
     Auch wo sie im Praxiskalender steht: Kalender, Spalte und Zeit oder Zusatzliste,
     verknüpfter Patient oder Freitext, Markierungen."""
-    setup("practice")
-    migrate()
+    start("practice")
     from termin360.connector.selectors import online_booking
 
     b = online_booking(booking_id)

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from termin360.cli.django_setup import migrate, setup, user_errors
+from termin360.cli.django_setup import start, user_errors
 
 app = typer.Typer(
     rich_markup_mode="markdown",
@@ -31,8 +31,7 @@ WAIT_SECONDS = 10.0
 
 
 def _start() -> None:
-    setup("practice")
-    migrate()
+    start("practice")
 
 
 def _running() -> bool:

@@ -57,6 +57,10 @@ HEARTBEAT_EVERY_SECONDS = 1.0
 SUCCESS_EVERY_SECONDS = 30.0
 # How long the end of the job waits for the relay to finish its step.
 STOP_GRACE_SECONDS = 1.0
+# An empty feed page that comes back sooner than this although the job asked to wait is
+# an answer at once (the portal's long-poll limit, docs/deploy.md): the next poll waits.
+EARLY_ANSWER_SECONDS = 0.5
+EARLY_ANSWER_PAUSE_SECONDS = 1.0
 
 
 class JobAlreadyRunning(Conflict):
@@ -284,7 +288,9 @@ def _feed_loop(steps: JobSteps, stop: threading.Event, wait: float) -> None:
                     steps.refresh_names(client)  # S1: names shown by `sync config`
                     names_known = True
                 after = sync_state().cursor
+                asked = time.monotonic()
                 page = client.events(after=after, wait=wait)
+                answered_at_once = time.monotonic() - asked < EARLY_ANSWER_SECONDS
                 if stop.is_set():
                     break  # the relay loop may already have released the lease
                 if page.events or page.last_seq < after:
@@ -294,6 +300,11 @@ def _feed_loop(steps: JobSteps, stop: threading.Event, wait: float) -> None:
                 if page.events or loop.failing or first:
                     loop.succeeded()
                     first = False
+                if wait > EARLY_ANSWER_SECONDS and answered_at_once and not page.events:
+                    # Nothing new, yet no wait either: the portal process has as many long
+                    # polls waiting as it allows, or is stopping. Asking again at once
+                    # would spin; a moment later a waiting place is likely free.
+                    stop.wait(EARLY_ANSWER_PAUSE_SECONDS)
             except Exception as exc:  # the job never crashes
                 stop.wait(loop.failed(exc))
     finally:

@@ -33,6 +33,10 @@ INSTALLED_APPS_BASE = [
     "csp",
 ]
 
+# django-ninja's templates and static files, without importing ninja at start-up
+# (deploy/ninja_files.py): in place of "ninja" in a role's INSTALLED_APPS.
+NINJA_FILES = "termin360.deploy.ninja_files.NinjaFiles"
+
 MIDDLEWARE = [
     # first: the request latency it measures includes every other middleware
     "termin360.deploy.metrics.RequestMetricsMiddleware",

@@ -5,7 +5,7 @@ with ``Retry-After`` and says so in the user's language; the console says it in 
 ``OperationalError``/``InterfaceError``), whether an error is such an outage:
 
 - ``database_busy``: SQLite locked past its busy timeout; PostgreSQL lock or statement
-  timeout, deadlock.
+  timeout, deadlock; no connection of the process's pool free in time.
 - ``database_unavailable``: no connection (refused, closed, server starting or shutting
   down, too many clients), SQLite file not to be opened.
 
@@ -62,6 +62,8 @@ def outage_kind(exc: BaseException) -> Outage | None:
     if isinstance(exc, InterfaceError):
         return "database_unavailable"  # the connection is closed or broken
     sqlstate = getattr(cause, "sqlstate", None)
+    if type(cause).__name__ == "PoolTimeout":  # no pooled connection in time (decision 020)
+        return _pool_outage()
     if sqlstate is None:
         # psycopg gives no SQLSTATE when there is no server to answer (refused,
         # timed out, closed): a connection failure, never a statement's error.
@@ -71,6 +73,20 @@ def outage_kind(exc: BaseException) -> Outage | None:
     if sqlstate in _PG_UNAVAILABLE or sqlstate.startswith(_PG_UNAVAILABLE_PREFIXES):
         return "database_unavailable"
     return None
+
+
+def _pool_outage() -> Outage:
+    """Why no pooled connection came: all of them in use (busy), or the pool had room for
+    more and could not open one (unavailable: the server is gone)."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    try:
+        stats = connections[DEFAULT_DB_ALIAS].pool.get_stats()  # type: ignore[attr-defined]
+    except Exception:  # no pool here (the error came from elsewhere)
+        return "database_busy"
+    if int(stats.get("pool_size", 0)) < int(stats.get("pool_max", 0)):
+        return "database_unavailable"
+    return "database_busy"
 
 
 def _is_psycopg_error(exc: BaseException) -> bool:

@@ -85,3 +85,17 @@ def metrics_token() -> str:
     if token and len(token) < 32:
         raise ConfigError("TERMIN360_METRICS_TOKEN must be at least 32 characters long")
     return token
+
+
+def env_int(name: str, default: int, *, minimum: int = 1) -> int:
+    """A whole number of at least ``minimum``, or ``default`` when unset or empty."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
+    return value

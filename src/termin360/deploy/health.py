@@ -15,6 +15,7 @@ The answers are for machines, in English, and hold no patient data: each check s
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 # A readiness probe that waits on a stuck database is itself stuck: the check gives up
 # after this long (PostgreSQL's statement_timeout; SQLite answers from a local file).
 STATEMENT_TIMEOUT_MS = 2000
+PROCESS_HEADER = "X-Termin360-Process"
 
 
 Check = Callable[[], CheckResult]
@@ -92,7 +94,10 @@ def _role() -> str:
 @never_cache
 @require_safe
 def live(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok", "role": _role()})
+    response = JsonResponse({"status": "ok", "role": _role()})
+    # Which process answered: with `serve --workers N` several share one port.
+    response[PROCESS_HEADER] = str(os.getpid())
+    return response
 
 
 def ready_view(role_checks: Sequence[tuple[str, Check]]) -> Callable[[HttpRequest], JsonResponse]:

@@ -1,6 +1,11 @@
-"""The WSGI server behind ``portal serve`` and ``practice serve``: cheroot, with
-optional TLS straight from a certificate and key (PEM files), and a clean stop on
-SIGTERM / Ctrl+C (requests in flight finish, then the process exits)."""
+"""The WSGI server behind ``portal serve`` and ``practice serve``: with optional TLS
+straight from a certificate and key (PEM files), and a clean stop on SIGTERM / Ctrl+C
+(requests in flight finish, then the process exits).
+
+One process (``--workers 1``, the default) is cheroot with threads: one process to
+start, watch and stop, as the demo and a practice's own machine want. Several
+(``--workers N``) are gunicorn's master and workers (``deploy.workers``, decision 020).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,73 @@ from typing import Any
 
 class ServerConfigError(RuntimeError):
     pass
+
+
+def port_taken(host: str, port: int) -> ServerConfigError:
+    return ServerConfigError(
+        f"Port {port} auf {host} ist schon belegt — läuft termin360 dort schon? "
+        "Den anderen Server beenden oder mit --port einen freien Port wählen."
+    )
+
+
+def load_views() -> None:
+    """Import every view now (the URL configuration), not on the first request: no
+    request waits for it, and several workers share what their master loaded."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - the property imports the modules
+
+
+def serve(
+    application: Callable[..., Any],
+    *,
+    host: str,
+    port: int,
+    threads: int,
+    workers: int = 1,
+    tls_cert: str = "",
+    tls_key: str = "",
+    on_ready: Callable[[], None] | None = None,
+    on_stop: Callable[[], None] | None = None,
+    before_stop: Callable[[], None] | None = None,
+    in_worker: Callable[[], None] | None = None,
+) -> None:
+    """Serve until SIGTERM or Ctrl+C, in one process or in ``workers`` processes.
+
+    ``in_worker`` runs in each process that will answer requests, before its first one
+    (the database pool); ``on_ready`` and ``on_stop`` once for the whole server;
+    ``before_stop`` in each answering process as it begins to stop."""
+    load_views()
+    if workers > 1:
+        from termin360.deploy.workers import serve_workers
+
+        serve_workers(
+            application,
+            host=host,
+            port=port,
+            workers=workers,
+            threads=threads,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            on_ready=on_ready,
+            on_stop=on_stop,
+            before_stop=before_stop,
+            in_worker=in_worker,
+        )
+        return
+    if in_worker is not None:
+        in_worker()
+    serve_wsgi(
+        application,
+        host=host,
+        port=port,
+        threads=threads,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        on_ready=on_ready,
+        on_stop=on_stop,
+        before_stop=before_stop,
+    )
 
 
 def check_tls_files(cert: str, key: str) -> None:
@@ -64,10 +136,7 @@ def serve_wsgi(
     try:
         server.prepare()  # binds the port
     except OSError:
-        raise ServerConfigError(
-            f"Port {port} auf {host} ist schon belegt — läuft termin360 dort schon? "
-            "Den anderen Server beenden oder mit --port einen freien Port wählen."
-        ) from None
+        raise port_taken(host, port) from None
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:

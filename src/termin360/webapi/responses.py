@@ -12,9 +12,13 @@ Every operation also lists 503 ``database_busy`` with its ``Retry-After`` header
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from ninja import NinjaAPI, Schema
+from ninja.openapi.docs import Swagger, _csrf_needed
 from pydantic import Field
 
 from termin360.webapi.schemas import ErrorOut
@@ -49,9 +53,29 @@ def errors(*statuses: int) -> dict[int, Any]:
     return {s: InvalidOut if s == 422 else ErrorOut for s in sorted({*statuses, BUSY})}
 
 
+class LocalSwagger(Swagger):
+    """ninja's Swagger page from ninja's own template and static files — never the CDN
+    variant, which the Content-Security-Policy would block. ninja picks the local one
+    only when ``INSTALLED_APPS`` spells ``"ninja"``; ours lists its files without
+    importing it (``deploy/ninja_files.py``)."""
+
+    def render_page(self, request: HttpRequest, api: Any, **kwargs: Any) -> HttpResponse:
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        context = {
+            "swagger_settings": json.dumps(self.settings, indent=1),
+            "api": api,
+            "add_csrf": _csrf_needed(api),
+        }
+        return render(request, self.template, context)
+
+
 class DocumentedAPI(NinjaAPI):
     """A NinjaAPI whose document gives every 503 its ``Retry-After`` header (ninja's
-    ``response=`` has no place for headers)."""
+    ``response=`` has no place for headers), with its docs page served locally."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("docs", LocalSwagger())
+        super().__init__(*args, **kwargs)
 
     def get_openapi_schema(self, **kwargs: Any) -> Any:
         schema = super().get_openapi_schema(**kwargs)

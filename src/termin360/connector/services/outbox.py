@@ -199,11 +199,6 @@ def on_occupancy_change(touched: frozenset[tuple[int, date]]) -> None:
     claims.finish_check(pending)
 
 
-def install() -> None:
-    """Register the listener (called from ``ConnectorConfig.ready``; harmless twice)."""
-    occupancy.add_occupancy_listener(on_occupancy_change)
-
-
 # --------------------------------------------------------------------------- relay
 
 

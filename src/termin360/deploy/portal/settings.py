@@ -3,13 +3,13 @@
 import os
 
 from termin360.deploy.base import *  # noqa: F403
-from termin360.deploy.base import INSTALLED_APPS_BASE, database
+from termin360.deploy.base import INSTALLED_APPS_BASE, NINJA_FILES, database
 from termin360.deploy.base import MIDDLEWARE as _BASE_MIDDLEWARE
 from termin360.deploy.env import ConfigError, data_dir, env_bool, env_minutes, env_str, secret_key
 
 ROLE = "portal"
 SECRET_KEY = secret_key(ROLE)
-INSTALLED_APPS = [*INSTALLED_APPS_BASE, "ninja", "termin360.portal"]
+INSTALLED_APPS = [*INSTALLED_APPS_BASE, NINJA_FILES, "termin360.portal"]
 # P10: the operator's back office (/backoffice/, termin360.portal.admin): Django's admin
 # behind a TOTP second factor (django-otp) — on the portal only.
 INSTALLED_APPS += [

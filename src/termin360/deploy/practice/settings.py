@@ -4,13 +4,13 @@ from copy import deepcopy
 from typing import cast
 
 from termin360.deploy.base import *  # noqa: F403
-from termin360.deploy.base import INSTALLED_APPS_BASE, database
+from termin360.deploy.base import INSTALLED_APPS_BASE, NINJA_FILES, database
 from termin360.deploy.base import TEMPLATES as TEMPLATES_BASE
 from termin360.deploy.env import env_minutes, secret_key
 
 ROLE = "practice"
 SECRET_KEY = secret_key(ROLE)
-INSTALLED_APPS = [*INSTALLED_APPS_BASE, "ninja", "termin360.practice", "termin360.connector"]
+INSTALLED_APPS = [*INSTALLED_APPS_BASE, NINJA_FILES, "termin360.practice", "termin360.connector"]
 ROOT_URLCONF = "termin360.deploy.practice.urls"
 WSGI_APPLICATION = "termin360.deploy.practice.wsgi.application"
 DATABASES = {"default": database("PRACTICE_DATABASE_URL", "practice.sqlite3")}
