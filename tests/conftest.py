@@ -389,3 +389,23 @@ def two_practice_servers(transactional_db: None, tmp_path: Path) -> Iterator[tup
         running_server("practice", tmp_path / "b") as b,
     ):
         yield a, b
+
+
+def count_queries(call: Callable[[], Any]) -> tuple[int, Any]:
+    """How many SQL statements ``call`` issues on the default database, and its result."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        result = call()
+    return len(ctx.captured_queries), result
+
+
+def queries_of(call: Callable[[], Any], width: int = 90) -> list[str]:
+    """The statements ``call`` issues, cut to ``width``: the message of a failed count."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        call()
+    return [q["sql"][:width] for q in ctx.captured_queries]

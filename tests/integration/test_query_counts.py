@@ -6,26 +6,11 @@ appointment fails here."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
-from tests.conftest import Api, Practice, book, slot_id
-
-
-def count(call: Any) -> tuple[int, Any]:
-    with CaptureQueriesContext(connection) as ctx:
-        result = call()
-    return len(ctx.captured_queries), result
-
-
-def queries_of(call: Any) -> list[str]:
-    with CaptureQueriesContext(connection) as ctx:
-        call()
-    return [q["sql"][:90] for q in ctx.captured_queries]
+from tests.conftest import Api, Practice, book, count_queries, queries_of, slot_id
 
 
 def fill_week(api: Api, practice: Practice, monday: date) -> None:
@@ -75,9 +60,9 @@ def test_day_and_week_views_read_each_kind_of_row_once(
     week_path = f"/calendars/1/weeks/{monday.isoformat()}"
     api.get(day_path)  # warm: the first request of a process loads what it caches
 
-    n_day, r = count(lambda: api.get(day_path))
+    n_day, r = count_queries(lambda: api.get(day_path))
     assert r.status_code == 200, r.content
-    n_week, r = count(lambda: api.get(week_path))
+    n_week, r = count_queries(lambda: api.get(week_path))
     assert r.status_code == 200, r.content
     listed = 1 if busy else 0  # the additional list's online booking numbers, if any
     assert (n_day, n_week) == (DAY_API + listed, WEEK_API + listed), (
@@ -99,9 +84,9 @@ def test_day_and_week_pages_read_each_kind_of_row_once(
     week_path = f"/calendars/1/week/{monday.isoformat()}/?column=1"
     page.get(day_path)
 
-    n_day, r = count(lambda: page.get(day_path))
+    n_day, r = count_queries(lambda: page.get(day_path))
     assert r.status_code == 200
-    n_week, r = count(lambda: page.get(week_path))
+    n_week, r = count_queries(lambda: page.get(week_path))
     assert r.status_code == 200
     listed = 1 if busy else 0  # the reservations' columns, read only when there are any
     assert (n_day, n_week) == (DAY_PAGE + listed, WEEK_PAGE + listed), (

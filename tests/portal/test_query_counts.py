@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from termin360.portal.api.auth import issue_token
+from tests.conftest import count_queries, queries_of
 from tests.portal.conftest import World, make_patient
 from tests.portal.sync_support import book_at, connector, iso
 from tests.portal.test_api_bookings import bookable
@@ -26,18 +26,6 @@ BOOKING_QUERIES = 15 + NOTIFY
 CANCEL_QUERIES = 13 + NOTIFY
 FEED_QUERIES = 4
 BUSY_QUERIES = 9
-
-
-def count(call: Any) -> tuple[int, Any]:
-    with CaptureQueriesContext(connection) as ctx:
-        result = call()
-    return len(ctx.captured_queries), result
-
-
-def queries_of(call: Any) -> list[str]:
-    with CaptureQueriesContext(connection) as ctx:
-        call()
-    return [q["sql"][:120] for q in ctx.captured_queries]
 
 
 def _patient_client(world: World, patient: Any = None) -> tuple[Client, dict[str, str]]:
@@ -57,13 +45,13 @@ def test_a_booking_over_the_api_makes_a_fixed_number_of_queries(world: World) ->
         return client.post("/api/v1/bookings", body, content_type="application/json", **auth)
 
     post(time(8))  # the first request of a process loads what it caches
-    n, r = count(lambda: post(time(9)))
+    n, r = count_queries(lambda: post(time(9)))
     assert r.status_code == 201, r.content
     assert n == BOOKING_QUERIES, queries_of(lambda: post(time(10)))
     # More bookings of the calendar that day do not make the next one dearer.
     for minute in (15, 30, 45):
         post(time(10, minute))
-    n_later, r = count(lambda: post(time(11, 30)))
+    n_later, r = count_queries(lambda: post(time(11, 30)))
     assert r.status_code == 201, r.content
     assert n_later == BOOKING_QUERIES
 
@@ -73,7 +61,7 @@ def test_a_cancellation_over_the_api_makes_a_fixed_number_of_queries(world: Worl
     first = book_at(world, bookable(time(9)))
     second = book_at(world, bookable(time(10)))
     client.delete(f"/api/v1/bookings/{first.pk}", **auth)
-    n, r = count(lambda: client.delete(f"/api/v1/bookings/{second.pk}", **auth))
+    n, r = count_queries(lambda: client.delete(f"/api/v1/bookings/{second.pk}", **auth))
     assert r.status_code == 200, r.content
     assert n == CANCEL_QUERIES
 
@@ -86,7 +74,7 @@ def test_the_feed_page_costs_the_same_for_1_or_40_events(world: World, events: i
     for k, patient in enumerate(patients):
         book_at(world, start + timedelta(minutes=15 * (k % 16), days=k // 16), patient)
     api.get("/events")
-    n, r = count(lambda: api.get("/events", after=0))
+    n, r = count_queries(lambda: api.get("/events", after=0))
     assert r.status_code == 200 and len(r.json()["events"]) == events
     assert n == FEED_QUERIES, queries_of(lambda: api.get("/events", after=0))
 
@@ -114,6 +102,6 @@ def test_a_busy_put_costs_the_same_for_1_or_20_days(world: World, days: int) -> 
         }
 
     api.put("/busy", body(30))
-    n, r = count(lambda: api.put("/busy", body(45)))
+    n, r = count_queries(lambda: api.put("/busy", body(45)))
     assert r.status_code == 200, r.content
     assert n == BUSY_QUERIES, queries_of(lambda: api.put("/busy", body(60)))
