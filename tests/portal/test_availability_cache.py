@@ -126,6 +126,11 @@ def _claim(world: World, start: datetime, end: datetime) -> None:
 def test_a_held_time_comes_back_when_the_hold_runs_out_without_any_write(
     world: World, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The clock stands one minute past a quarter hour: the lease's two minutes then pass
+    # without the lead time (60 minutes, slots of 15) moving the first free time on.
+    real = timezone.now()
+    start = real.replace(minute=real.minute - real.minute % 15, second=0, microsecond=0)
+    monkeypatch.setattr(timezone, "now", lambda: start + timedelta(minutes=1))
     shown = next_free_in_search(client)
     assert shown is not None
     _claim(world, shown, shown + timedelta(minutes=15))
