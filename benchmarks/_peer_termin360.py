@@ -14,6 +14,10 @@ busy state or outbox row.
   ``delete_appointment``), with its S9 claim to the portal (counted apart: it belongs to
   the practice action, made before the sync); then ``termin360 sync now --json``, its own
   process, timed until it exits.
+- The connector as it runs in a practice: ``termin360 sync job run``, its own process,
+  running while the K changes are made; timed from the end of the last change until the
+  outbox is empty (the portal has acknowledged every changed day). The same agreement
+  check follows.
 - Beside it, not in the ratios: the same round in-process (``sync_round``, what the
   command runs once Python and Django are up), to show where a command's time goes.
 
@@ -25,6 +29,7 @@ in column 1 from today, merged — checked after the timing.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -47,6 +52,9 @@ from benchmarks._peer_proxy import CountingProxy, Traffic, counting_proxy
 from benchmarks._sync_env import ROOT, SyncEnv, sync_env
 
 _Span = tuple[datetime, datetime]
+# The running job's measure: how often the outbox is looked at, and how long at most.
+JOB_POLL_SECONDS = 0.005
+JOB_DEADLINE_SECONDS = 60.0
 
 
 def fill(env: SyncEnv, appointments: list[Appointment]) -> None:
@@ -217,6 +225,30 @@ class _Practice:
         ms = (time.perf_counter() - t0) * 1000
         return {"ms": ms, **_traffic(self.proxy.traffic() - before), "items": check_agree(self.env)}
 
+    def after_job(self, k: int) -> dict[str, Any]:
+        """``k`` changes while ``termin360 sync job run`` runs (its relay ticks every 0.25 s):
+        the time from the end of the last change until the outbox is empty — every changed
+        day acknowledged by the portal — and the time from the first change's start (the
+        practice actions with their S9 claims included); agreement checked after it."""
+        from termin360.connector.models import OutboxEntry
+
+        first = time.perf_counter()
+        self.change(k)
+        before = self.proxy.traffic()
+        t0 = time.perf_counter()
+        while OutboxEntry.objects.exists():
+            if time.perf_counter() - t0 > JOB_DEADLINE_SECONDS:
+                raise SystemExit(f"the job left the outbox full for {JOB_DEADLINE_SECONDS} s")
+            time.sleep(JOB_POLL_SECONDS)
+        done = time.perf_counter()
+        traffic = self.proxy.traffic() - before
+        return {
+            "ms": (done - t0) * 1000,
+            "with_changes_ms": (done - first) * 1000,
+            **_traffic(traffic),
+            "items": check_agree(self.env),
+        }
+
     def profile(self, to: Path) -> None:
         """One more ``sync now`` after 10 changes, under cProfile; its top lines to ``to``."""
         import pstats
@@ -286,6 +318,59 @@ def measure(
                 out["in_process"][str(k)] = inproc
                 median = sorted(s["ms"] for s in samples)[len(samples) // 2]
                 print(f"  termin360 after {k} changes: median {median:.0f} ms", flush=True)
+            out["job"] = _with_running_job(env, side, counts, runs)
             if profile_to is not None:
                 side.profile(profile_to)
     return out
+
+
+def _with_running_job(
+    env: SyncEnv, side: _Practice, counts: list[int], runs: int
+) -> dict[str, list[dict[str, Any]]]:
+    """The connector as a practice runs it: ``termin360 sync job run`` as its own process
+    (what ``sync job on`` and ``practice serve`` start), ``runs`` times K changes for each
+    K; the job's peak memory (VmHWM) read while it runs. Stopped with SIGTERM after it."""
+    from termin360.connector.selectors import job_is_running, sync_state
+
+    log = (env.work / "job.log").open("wb")
+    job = subprocess.Popen(
+        [sys.executable, "-m", "termin360", "sync", "job", "run"],
+        env={**env.practice_env, "COLUMNS": "200"},
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    try:
+        started = time.monotonic()
+        while not job_is_running(sync_state()):
+            if job.poll() is not None or time.monotonic() - started > 30:
+                raise SystemExit(f"termin360 sync job run did not start: {env.work / 'job.log'}")
+            time.sleep(0.1)
+        for k in counts:
+            out[str(k)] = []
+            for _ in range(runs):
+                sample = side.after_job(k)
+                sample["peak_kib"] = _peak_kib(job.pid)
+                out[str(k)].append(sample)
+            if side.held:
+                side.after_job(k)
+            median = sorted(s["ms"] for s in out[str(k)])[len(out[str(k)]) // 2]
+            print(f"  termin360 running job, {k} changes: median {median:.0f} ms", flush=True)
+    finally:
+        job.terminate()
+        try:
+            job.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            job.kill()
+            job.wait()
+        log.close()
+    return out
+
+
+def _peak_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
