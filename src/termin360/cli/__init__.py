@@ -21,6 +21,11 @@ from typer._click import exceptions as click_errors
 from termin360.cli import german
 from termin360.cli.django_setup import collector_paused
 
+# httpx imports its own command-line client whenever click and rich are installed (they
+# are: typer's), and with it pygments — some 50 ms of every console command's start for a
+# tool termin360 never runs. A None entry makes that import fail, which httpx expects.
+# (Nothing above imports httpx.)
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 german.install()
 
 HELP = "termin360 – Online-Terminbuchung mit 360°-Abgleich in den Praxiskalender."

@@ -58,8 +58,9 @@ CLAIM_LEASE_SECONDS = 120
 
 class Message(BaseModel):
     # Unknown fields are ignored: a newer portal may add fields without breaking
-    # an older connector (and vice versa).
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # an older connector (and vice versa). Each model's validator is built when it is
+    # first used, not at import: a console command uses a few of them (decision 020).
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class TimeRange(Message):
