@@ -39,21 +39,12 @@ def migrate_database() -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Adresse, an der der Server lauscht")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port", **bounds.PORT)] = 8000,
+    host: serving.Host = "127.0.0.1",
+    port: serving.Port = 8000,
     workers: serving.Workers = 1,
-    threads: Annotated[
-        int,
-        typer.Option(
-            envvar="TERMIN360_THREADS", help="Arbeits-Threads je Prozess", **bounds.THREADS
-        ),
-    ] = 16,
-    tls_cert: Annotated[
-        str, typer.Option(envvar="TERMIN360_TLS_CERT", help="TLS-Zertifikat (PEM) für HTTPS")
-    ] = "",
-    tls_key: Annotated[
-        str, typer.Option(envvar="TERMIN360_TLS_KEY", help="Schlüssel zum TLS-Zertifikat (PEM)")
-    ] = "",
+    threads: serving.Threads = 16,
+    tls_cert: serving.TlsCert = "",
+    tls_key: serving.TlsKey = "",
 ) -> None:
     """Das Portal (Webseiten, Patienten-API und Sync-API) starten.
 

@@ -88,21 +88,12 @@ def migrate_database() -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Adresse, an der der Server lauscht")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port", **bounds.PORT)] = 8001,
+    host: serving.Host = "127.0.0.1",
+    port: serving.Port = 8001,
     workers: serving.Workers = 1,
-    threads: Annotated[
-        int,
-        typer.Option(
-            envvar="TERMIN360_THREADS", help="Arbeits-Threads je Prozess", **bounds.THREADS
-        ),
-    ] = 8,
-    tls_cert: Annotated[
-        str, typer.Option(envvar="TERMIN360_TLS_CERT", help="TLS-Zertifikat (PEM) für HTTPS")
-    ] = "",
-    tls_key: Annotated[
-        str, typer.Option(envvar="TERMIN360_TLS_KEY", help="Schlüssel zum TLS-Zertifikat (PEM)")
-    ] = "",
+    threads: serving.Threads = 8,
+    tls_cert: serving.TlsCert = "",
+    tls_key: serving.TlsKey = "",
 ) -> None:
     """Den Praxiskalender (Web-Oberfläche und API) starten — und, wenn eingeschaltet
     (`termin360 sync job on`), den Abgleich mit dem Portal im Hintergrund.

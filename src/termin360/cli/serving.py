@@ -11,6 +11,9 @@ import typer
 from termin360.cli import bounds
 from termin360.cli.django_setup import err
 
+# The options both ``serve`` commands take (their defaults stay with each command).
+Host = Annotated[str, typer.Option(help="Adresse, an der der Server lauscht")]
+Port = Annotated[int, typer.Option(help="Port", **bounds.PORT)]
 Workers = Annotated[
     int,
     typer.Option(
@@ -18,6 +21,16 @@ Workers = Annotated[
         help="Anzahl Prozesse; ab 2 mit gunicorn, alle an einem Port",
         **bounds.WORKERS,
     ),
+]
+Threads = Annotated[
+    int,
+    typer.Option(envvar="TERMIN360_THREADS", help="Arbeits-Threads je Prozess", **bounds.THREADS),
+]
+TlsCert = Annotated[
+    str, typer.Option(envvar="TERMIN360_TLS_CERT", help="TLS-Zertifikat (PEM) für HTTPS")
+]
+TlsKey = Annotated[
+    str, typer.Option(envvar="TERMIN360_TLS_KEY", help="Schlüssel zum TLS-Zertifikat (PEM)")
 ]
 
 
