@@ -16,7 +16,10 @@ runs each phase for ``--seconds``:
 
 - ``book``: ``POST /api/v1/bookings``, every booking a distinct free slot, at each
   ``--concurrency``;
-- ``mix``: 6 searches : 3 week-of-slots : 1 booking, at the highest concurrency.
+- ``mix``: 6 searches : 3 week-of-slots : 1 booking, at the highest concurrency;
+- with ``--profile``: one more ``book`` phase at the highest concurrency with py-spy
+  sampling the server processes (``--gil``: Python's CPU time), summarised by kind of
+  work and by termin360 function — not in the figures, the sampler costs CPU itself.
 
 Then the limit, from the same load process through the driver (psycopg / sqlite3), each
 booking one transaction at the same concurrencies: its writes alone, and its writes plus
@@ -191,7 +194,8 @@ def run(args: argparse.Namespace, work: Path, report: Report) -> None:
     plan_file = work / "plan.json"
     plan_file.write_text(json.dumps(plan.to_json()))
     slots = world.Slots(plan)
-    booking_phases = len(args.workers) * (len(args.concurrency) + 1) + 2 * len(args.concurrency)
+    per_server = len(args.concurrency) + 1 + (1 if args.profile else 0)
+    booking_phases = len(args.workers) * per_server + 2 * len(args.concurrency)
     budget = len(slots) // booking_phases
     cursor = 0
 
@@ -222,10 +226,6 @@ def run(args: argparse.Namespace, work: Path, report: Report) -> None:
         try:
             _load(plan_file, work, mode="http", base=url, concurrency=4, seconds=2, work="slots")
             for conc in args.concurrency:
-                spy = None
-                if args.profile and conc == top:
-                    stacks = work / f"book-{workers}.txt"
-                    spy = _profiled(proc.pid, args.seconds, stacks)
                 result = _load(
                     plan_file,
                     work,
@@ -237,9 +237,22 @@ def run(args: argparse.Namespace, work: Path, report: Report) -> None:
                     slots=next_range(),
                 )
                 report.row("book", str(workers), conc, result)
-                if spy is not None:
-                    spy.wait(timeout=60)
-                    profiles[workers] = profile_summary(stacks)
+            if args.profile:
+                # a phase of its own: the sampler's CPU stays out of the figures above
+                stacks = work / f"book-{workers}.txt"
+                spy = _profiled(proc.pid, args.seconds, stacks)
+                _load(
+                    plan_file,
+                    work,
+                    mode="http",
+                    base=url,
+                    concurrency=top,
+                    seconds=args.seconds,
+                    work="book",
+                    slots=next_range(),
+                )
+                spy.wait(timeout=60)
+                profiles[workers] = profile_summary(stacks)
             result = _load(
                 plan_file,
                 work,
@@ -307,7 +320,8 @@ def main() -> None:
         "--profile",
         default="",
         metavar="PY_SPY",
-        help="path of a py-spy binary: sample the server during the busiest booking phase",
+        help="path of a py-spy binary: one more booking phase at the highest concurrency, "
+        "sampled (not in the figures)",
     )
     args = parser.parse_args()
     global PY_SPY
