@@ -15,18 +15,23 @@ database while the connector long-polls the first: the wake-up crosses processes
 (PostgreSQL: LISTEN/NOTIFY), as behind a load balancer with several app processes.
 
 Also reports the job process's peak resident memory (VmHWM) after the run.
-Targets: median ≤ 150 ms, p99 ≤ 1 s. Not a test: numbers depend on the machine.
+Targets: median ≤ 150 ms, p99 ≤ 1 s. The table goes to stdout and to
+``var/bench/sync_latency-<backend>[-other-process].txt``. Not a test: numbers depend on the
+machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import threading
 import time
 
 import httpx
 
 from benchmarks._sync_env import (
+    ROOT,
     Row,
     booking_times,
     percentile,
@@ -129,15 +134,28 @@ def main() -> None:
         Row("  booking → connector starts applying", received),
     ]
     where = "another portal process" if args.other_process else "the connector's portal process"
-    print_table(
-        f"sync latency, {args.backend}, {args.bookings} bookings at {args.rate:g}/s to {where}",
-        rows,
-    )
-    print(f"placed in a slot: {placed}; not seen: {len(missing)}; refused: {len(errors)}")
-    print(
-        f"job process peak memory (VmHWM): {hwm_after / 1024:.1f} MiB "
-        f"(before the bookings: {hwm_before / 1024:.1f} MiB)"
-    )
+    table = io.StringIO()
+    with contextlib.redirect_stdout(table):
+        print_table(
+            f"sync latency, {args.backend}, {args.bookings} bookings at {args.rate:g}/s to {where}",
+            rows,
+        )
+        print(f"placed in a slot: {placed}; not seen: {len(missing)}; refused: {len(errors)}")
+        print(
+            f"job process peak memory (VmHWM): {hwm_after / 1024:.1f} MiB "
+            f"(before the bookings: {hwm_before / 1024:.1f} MiB)"
+        )
+        other = " --other-process" if args.other_process else ""
+        print(
+            f"command: python -m benchmarks.sync_latency --backend {args.backend} "
+            f"--bookings {args.bookings} --rate {args.rate:g}{other}"
+        )
+    print(table.getvalue(), end="")
+    out = ROOT / "var" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"sync_latency-{args.backend}{'-other-process' if args.other_process else ''}.txt"
+    path.write_text(table.getvalue().lstrip("\n"), encoding="utf-8")
+    print(f"written to {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
