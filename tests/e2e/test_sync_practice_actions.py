@@ -215,8 +215,10 @@ def test_s10_practice_deletes_or_moves_online_appointment_and_portal_follows_and
         ]
         return [cancel[0], move[0]] if cancel and move else []
 
+    # The worker renders and sends the whole queue in order — the seed's bookings' mails
+    # (some 300) before these two; on a slow 2-core machine that took 18 s and more.
     with s.portal.worker(s.tmp / "worker.log"):
         s._log(s.tmp / "worker.log")
-        cancel_mail, move_mail = wait_until(told, "the patient got both mails")
+        cancel_mail, move_mail = wait_until(told, "the patient got both mails", timeout=90)
     assert "Praxis" in mail_text(cancel_mail), mail_text(cancel_mail)
     assert "11:00" in mail_text(move_mail), mail_text(move_mail)
