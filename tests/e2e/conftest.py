@@ -49,6 +49,9 @@ ROOT = Path(__file__).resolve().parents[2]
 BERLIN = ZoneInfo("Europe/Berlin")
 POLL = 0.05
 WAIT = 20.0  # generous: CI machines are slow, and a passing test never waits this long
+# For a mail from ``Portal.worker``: the worker renders and sends the queue in order, the
+# seed's bookings' mails (some 300) first — 18 s and more on a slow 2-core machine.
+MAIL_WAIT = 90.0
 TLS_PROFILE = "portal-e2e"
 SECRET = "test-secret-key-" + "x" * 40
 

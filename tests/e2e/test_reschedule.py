@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from tests.conftest import race
-from tests.e2e.conftest import ROOT, Sync, berlin, wait_until, weekday
+from tests.e2e.conftest import MAIL_WAIT, ROOT, Sync, berlin, wait_until, weekday
 from tests.e2e.faultproxy import fault_proxy
 from tests.e2e.portal_seed import PATIENT_PASSWORD
 from tests.e2e.test_sync_online_bookings import appointment
@@ -99,7 +99,9 @@ def test_a_patient_moves_a_booking_and_the_practice_calendar_follows(make_sync: 
             found = calendar_files(s.portal.mails_to(email))
             return found if len(found) >= 2 else []
 
-        files = wait_until(both_mailed, "the booking's and the move's calendar files are mailed")
+        files = wait_until(
+            both_mailed, "the booking's and the move's calendar files are mailed", MAIL_WAIT
+        )
     [first] = [f for f in files if f["DTSTART"].startswith(f"{monday:%Y%m%d}T090000")]
     [moved] = [f for f in files if f["DTSTART"].startswith(f"{tuesday:%Y%m%d}T103000")]
     assert first["UID"] == moved["UID"] == f"booking-{booking['id']}@termin360"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.e2e.conftest import Sync, mail_text, wait_until, weekday
+from tests.e2e.conftest import MAIL_WAIT, Sync, mail_text, wait_until, weekday
 
 
 def delivered(s: Sync, booking_id: int) -> bool:
@@ -39,11 +39,15 @@ def test_p6_undelivered_booking_alerts_the_practice_once(make_sync: Any) -> None
     s._log(log)
     # 0.01 minutes: alert after 0.6 s without delivery.
     with s.portal.worker(log, TERMIN360_UNDELIVERED_ALERT_MINUTES="0.01"):
-        wait_until(lambda: alerts(first["id"]), "the practice is alerted about the booking")
+        wait_until(
+            lambda: alerts(first["id"]), "the practice is alerted about the booking", MAIL_WAIT
+        )
         # A second booking's alert comes rounds later; by then the first would have been
         # repeated if the worker alerted more than once.
         second = s.book_online(weekday(s.p, 0), "10:00")
-        wait_until(lambda: alerts(second["id"]), "the practice is alerted about the second")
+        wait_until(
+            lambda: alerts(second["id"]), "the practice is alerted about the second", MAIL_WAIT
+        )
     assert len(alerts(first["id"])) == 1
     assert len(alerts(second["id"])) == 1
     assert str(first["id"]) in str(alerts(first["id"])[0]["subject"])

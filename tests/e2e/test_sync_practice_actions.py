@@ -10,7 +10,15 @@ from datetime import datetime
 from typing import Any
 
 from tests.conftest import free_port
-from tests.e2e.conftest import BERLIN, Sync, berlin, mail_text, wait_until, weekday
+from tests.e2e.conftest import (
+    BERLIN,
+    MAIL_WAIT,
+    Sync,
+    berlin,
+    mail_text,
+    wait_until,
+    weekday,
+)
 
 DAY_TIMES = [f"{h:02d}:{m:02d}" for h in range(8, 12) for m in (0, 15, 30, 45)]
 
@@ -215,10 +223,8 @@ def test_s10_practice_deletes_or_moves_online_appointment_and_portal_follows_and
         ]
         return [cancel[0], move[0]] if cancel and move else []
 
-    # The worker renders and sends the whole queue in order — the seed's bookings' mails
-    # (some 300) before these two; on a slow 2-core machine that took 18 s and more.
     with s.portal.worker(s.tmp / "worker.log"):
         s._log(s.tmp / "worker.log")
-        cancel_mail, move_mail = wait_until(told, "the patient got both mails", timeout=90)
+        cancel_mail, move_mail = wait_until(told, "the patient got both mails", MAIL_WAIT)
     assert "Praxis" in mail_text(cancel_mail), mail_text(cancel_mail)
     assert "11:00" in mail_text(move_mail), mail_text(move_mail)
