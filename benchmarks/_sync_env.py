@@ -15,6 +15,7 @@ two fresh databases that are dropped at the end. Everything started is stopped.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -74,6 +75,20 @@ def print_table(title: str, rows: list[Row], unit: str = "ms") -> None:
             f"{r.metric:<38}{len(s):>6}{r.median:>10.1f}{percentile(s, 0.95):>10.1f}"
             f"{percentile(s, 0.99):>10.1f}{span:>20}  {r.target:<18}{met}"
         )
+
+
+@contextmanager
+def bench_report(name: str) -> Iterator[None]:
+    """What the block prints, printed and also written to ``var/bench/<name>.txt``."""
+    table = io.StringIO()
+    with redirect_stdout(table):
+        yield
+    print(table.getvalue(), end="")
+    out = ROOT / "var" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.txt"
+    path.write_text(table.getvalue().lstrip("\n"), encoding="utf-8")
+    print(f"written to {path.relative_to(ROOT)}")
 
 
 # --------------------------------------------------------------------------- processes

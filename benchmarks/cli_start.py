@@ -23,8 +23,6 @@ depend on the machine.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import platform
 import subprocess
@@ -32,7 +30,15 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks._sync_env import ROOT, Row, SyncEnv, booking_times, print_table, sync_env
+from benchmarks._sync_env import (
+    ROOT,
+    Row,
+    SyncEnv,
+    bench_report,
+    booking_times,
+    print_table,
+    sync_env,
+)
 
 TARGET_MS = 600.0
 
@@ -123,8 +129,7 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = measure(args.backend, args.runs)
-    table = io.StringIO()
-    with contextlib.redirect_stdout(table):
+    with bench_report(f"cli_start-{args.backend}"):
         print_table(f"termin360 console command, whole process, {args.backend}", rows)
         print(
             f"\nmachine: {platform.machine()}, {platform.python_implementation()} "
@@ -133,12 +138,6 @@ def main() -> None:
         print(
             f"command: python -m benchmarks.cli_start --backend {args.backend} --runs {args.runs}"
         )
-    print(table.getvalue(), end="")
-    out = ROOT / "var" / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"cli_start-{args.backend}.txt"
-    path.write_text(table.getvalue().lstrip("\n"), encoding="utf-8")
-    print(f"written to {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

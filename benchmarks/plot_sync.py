@@ -18,24 +18,15 @@ from typing import Any
 from benchmarks._sync_env import ROOT
 
 _LINES = [
-    # (system, which figures, label, colour, line style)
-    ("vdirsyncer", "initial", "vdirsyncer + Radicale: initial transfer", "tab:red", "-"),
-    ("termin360", "initial", "termin360: initial transfer (push-existing)", "tab:blue", "-"),
-    ("vdirsyncer", "10", "vdirsyncer + Radicale: after 10 changes", "tab:red", "--"),
-    ("termin360", "10", "termin360: after 10 changes (sync now)", "tab:blue", "--"),
-    ("termin360", "10, job", "termin360: after 10 changes (running job)", "tab:cyan", ":"),
+    # (system, kind of figures, K or None, label, colour, line style)
+    ("vdirsyncer", "initial", None, "vdirsyncer + Radicale: initial transfer", "tab:red", "-"),
+    ("termin360", "initial", None, "termin360: initial transfer (push-existing)", "tab:blue", "-"),
+    ("vdirsyncer", "changes", "10", "vdirsyncer + Radicale: after 10 changes", "tab:red", "--"),
+    ("termin360", "changes", "10", "termin360: after 10 changes (sync now)", "tab:blue", "--"),
+    ("termin360", "job", "10", "termin360: after 10 changes (running job)", "tab:cyan", ":"),
 ]
-
-
+# The ratios named in the title (``peer_sync``'s "what" of a ratio → its words).
 LABELS = {"initial": "initial transfer", "10": "after 10 changes", "10, job": "running job"}
-
-
-def _samples(figures: dict[str, Any], which: str) -> list[dict[str, Any]] | None:
-    if which == "initial":
-        return figures["initial"]  # type: ignore[no-any-return]
-    if which.endswith(", job"):
-        return figures.get("job", {}).get(which.removesuffix(", job"))  # type: ignore[no-any-return]
-    return figures["changes"].get(which)  # type: ignore[no-any-return]
 
 
 def plot(raw: dict[str, Any], to: Path) -> None:
@@ -47,10 +38,10 @@ def plot(raw: dict[str, Any], to: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
     sizes: set[int] = set()
-    for system, which, label, colour, style in _LINES:
+    for system, kind, k, label, colour, style in _LINES:
         points, cut = [], []
         for size, figures in sorted(raw["results"][system].items(), key=lambda i: int(i[0])):
-            samples = _samples(figures, which)
+            samples = figures.get(kind) if k is None else figures.get(kind, {}).get(k)
             if samples:
                 points.append((int(size), statistics.median(s["ms"] for s in samples) / 1000))
                 if any(s.get("cut") for s in samples):

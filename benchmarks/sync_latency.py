@@ -23,16 +23,14 @@ machine.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import threading
 import time
 
 import httpx
 
 from benchmarks._sync_env import (
-    ROOT,
     Row,
+    bench_report,
     booking_times,
     percentile,
     print_table,
@@ -134,8 +132,8 @@ def main() -> None:
         Row("  booking → connector starts applying", received),
     ]
     where = "another portal process" if args.other_process else "the connector's portal process"
-    table = io.StringIO()
-    with contextlib.redirect_stdout(table):
+    other = "-other-process" if args.other_process else ""
+    with bench_report(f"sync_latency-{args.backend}{other}"):
         print_table(
             f"sync latency, {args.backend}, {args.bookings} bookings at {args.rate:g}/s to {where}",
             rows,
@@ -145,17 +143,11 @@ def main() -> None:
             f"job process peak memory (VmHWM): {hwm_after / 1024:.1f} MiB "
             f"(before the bookings: {hwm_before / 1024:.1f} MiB)"
         )
-        other = " --other-process" if args.other_process else ""
         print(
             f"command: python -m benchmarks.sync_latency --backend {args.backend} "
-            f"--bookings {args.bookings} --rate {args.rate:g}{other}"
+            f"--bookings {args.bookings} --rate {args.rate:g}"
+            + (" --other-process" if args.other_process else "")
         )
-    print(table.getvalue(), end="")
-    out = ROOT / "var" / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"sync_latency-{args.backend}{'-other-process' if args.other_process else ''}.txt"
-    path.write_text(table.getvalue().lstrip("\n"), encoding="utf-8")
-    print(f"written to {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
